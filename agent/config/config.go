@@ -1,0 +1,143 @@
+// Package config loads ecssnap's configuration: /etc/ecssnap/config.yaml (or
+// ECSSNAP_CONFIG), then the ECSSNAP_* environment overrides. Production
+// defaults live here and nowhere else.
+package config
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"strings"
+	"time"
+
+	"gopkg.in/yaml.v3"
+
+	"github.com/ecssnap/ecssnap/pkg/imds"
+	"github.com/ecssnap/ecssnap/pkg/plan"
+)
+
+// Default locations (DESIGN, "Names users see").
+const (
+	DefaultPath     = "/etc/ecssnap/config.yaml"
+	DefaultSocket   = "/run/ecssnap/ecssnap.sock"
+	DefaultStateDir = "/var/lib/ecssnap"
+	DefaultRoot     = "/"
+)
+
+// Config is every setting. YAML keys are snake_case; unknown keys are errors.
+type Config struct {
+	// MetadataEndpoint is the metadata service's base URL.
+	MetadataEndpoint string `yaml:"metadata_endpoint"`
+	// MetadataTokenless allows plain GETs when token mode is unavailable.
+	MetadataTokenless bool `yaml:"metadata_tokenless_fallback"`
+	// APIEndpoint overrides the ECS endpoint (default: the region's VPC
+	// endpoint over HTTPS).
+	APIEndpoint string `yaml:"api_endpoint"`
+	// Root prefixes every /sys, /proc and /dev read.
+	Root     string `yaml:"root"`
+	Socket   string `yaml:"socket"`
+	StateDir string `yaml:"state_dir"`
+
+	API         APIConfig     `yaml:"api"`
+	GroupLimits plan.Limits   `yaml:"group_limits"`
+	WaitTimeout time.Duration `yaml:"wait_timeout"`
+
+	// Path is where the configuration was read from ("" when defaults only).
+	Path string `yaml:"-"`
+}
+
+// APIConfig tunes the ECS client.
+type APIConfig struct {
+	ConnectTimeout time.Duration `yaml:"connect_timeout"`
+	ReadTimeout    time.Duration `yaml:"read_timeout"`
+	RetryBudget    time.Duration `yaml:"retry_budget"`
+}
+
+// Error is a configuration problem; the CLI exits 78 on it.
+type Error struct{ Err error }
+
+func (e *Error) Error() string { return e.Err.Error() }
+func (e *Error) Unwrap() error { return e.Err }
+
+// Defaults returns the production configuration.
+func Defaults() Config {
+	return Config{
+		MetadataEndpoint: imds.DefaultEndpoint,
+		Root:             DefaultRoot,
+		Socket:           DefaultSocket,
+		StateDir:         DefaultStateDir,
+		GroupLimits:      plan.DefaultLimits,
+		WaitTimeout:      time.Hour,
+		API: APIConfig{
+			ConnectTimeout: 3 * time.Second,
+			ReadTimeout:    10 * time.Second,
+			RetryBudget:    2 * time.Minute,
+		},
+	}
+}
+
+// Load reads the file named by ECSSNAP_CONFIG (or the default path, which
+// may be absent) and applies the environment overrides. getenv is os.Getenv
+// outside tests.
+func Load(getenv func(string) string) (Config, error) {
+	cfg := Defaults()
+	path, explicit := getenv("ECSSNAP_CONFIG"), true
+	if path == "" {
+		path, explicit = DefaultPath, false
+	}
+	data, err := os.ReadFile(path)
+	switch {
+	case err == nil:
+		if err := parseInto(&cfg, data); err != nil {
+			return cfg, &Error{fmt.Errorf("config %s: %w", path, err)}
+		}
+		cfg.Path = path
+	case errors.Is(err, fs.ErrNotExist) && !explicit:
+		// No file: production defaults.
+	default:
+		return cfg, &Error{fmt.Errorf("read config: %w", err)}
+	}
+	applyEnv(&cfg, getenv)
+	return cfg, cfg.validate()
+}
+
+func parseInto(cfg *Config, data []byte) error {
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	dec.KnownFields(true)
+	if err := dec.Decode(cfg); err != nil && !errors.Is(err, io.EOF) {
+		return fmt.Errorf("%s", oneLine(err.Error()))
+	}
+	return nil
+}
+
+func applyEnv(cfg *Config, getenv func(string) string) {
+	for key, dst := range map[string]*string{
+		"ECSSNAP_METADATA_ENDPOINT": &cfg.MetadataEndpoint,
+		"ECSSNAP_API_ENDPOINT":      &cfg.APIEndpoint,
+		"ECSSNAP_ROOT":              &cfg.Root,
+		"ECSSNAP_SOCKET":            &cfg.Socket,
+		"ECSSNAP_STATE_DIR":         &cfg.StateDir,
+	} {
+		if v := getenv(key); v != "" {
+			*dst = v
+		}
+	}
+}
+
+func (c Config) validate() error {
+	if !strings.HasPrefix(c.MetadataEndpoint, "http://") && !strings.HasPrefix(c.MetadataEndpoint, "https://") {
+		return &Error{fmt.Errorf("metadata_endpoint %q must be an http:// or https:// URL", c.MetadataEndpoint)}
+	}
+	if c.GroupLimits.MaxDisks < 0 || c.GroupLimits.MaxGiB < 0 {
+		return &Error{fmt.Errorf("group_limits must not be negative")}
+	}
+	return nil
+}
+
+func oneLine(s string) string {
+	s = strings.ReplaceAll(s, "\n", "; ")
+	return strings.TrimPrefix(s, "yaml: ")
+}

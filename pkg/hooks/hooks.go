@@ -1,0 +1,297 @@
+// Package hooks runs the administrator's scripts in /etc/ecssnap/hooks.d/
+// around a snapshot job: pre-freeze (quiesce an application), post-thaw
+// (resume it), post-complete and on-failure. Scripts run in lexical order,
+// each in its own process group under a timeout, never while a filesystem is
+// frozen, and only when root owns them and nobody else may write them.
+package hooks
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"strings"
+	"syscall"
+	"time"
+)
+
+// Phase names when a script runs; it is the script's first argument and
+// ECSSNAP_PHASE.
+type Phase string
+
+const (
+	PreFreeze    Phase = "pre-freeze"
+	PostThaw     Phase = "post-thaw"
+	PostComplete Phase = "post-complete"
+	OnFailure    Phase = "on-failure"
+)
+
+// DefaultDir is where the scripts live.
+const DefaultDir = "/etc/ecssnap/hooks.d"
+
+// Defaults for the timeouts.
+const (
+	DefaultScriptTimeout = 60 * time.Second
+	DefaultTotalTimeout  = 5 * time.Minute
+	// killGrace is how long a timed-out script's process group has between
+	// SIGTERM and SIGKILL.
+	killGrace = 2 * time.Second
+	// maxOutput bounds the output kept per script (the tail is kept).
+	maxOutput = 16 << 10
+)
+
+// Runner finds and runs the scripts.
+type Runner struct {
+	Dir           string
+	ScriptTimeout time.Duration
+	TotalTimeout  time.Duration
+	// OwnerUID is the uid that must own every script (0 outside tests).
+	OwnerUID int
+	Logger   *slog.Logger
+}
+
+// Env is what a script is told about the job.
+type Env struct {
+	Job     string
+	Trigger string
+	Disks   []string
+	Mounts  []string
+}
+
+// Script is one runnable hook.
+type Script struct {
+	Name string
+	Path string
+}
+
+// Refused is a file in the directory that will not be run, and why.
+type Refused struct {
+	Name   string `json:"name"`
+	Reason string `json:"reason"`
+}
+
+// Result is one script's run.
+type Result struct {
+	Name     string        `json:"name"`
+	ExitCode int           `json:"exit_code"`
+	Duration time.Duration `json:"duration_ns"`
+	TimedOut bool          `json:"timed_out,omitempty"`
+	Output   string        `json:"output,omitempty"` // combined stdout and stderr, tail
+	Error    string        `json:"error,omitempty"`
+}
+
+// Report is one phase's run.
+type Report struct {
+	Phase   Phase     `json:"phase"`
+	Results []Result  `json:"results,omitempty"`
+	Refused []Refused `json:"refused,omitempty"`
+}
+
+// Failed reports whether any script failed, timed out, or was refused.
+func (r Report) Failed() bool {
+	if len(r.Refused) > 0 {
+		return true
+	}
+	for _, res := range r.Results {
+		if res.ExitCode != 0 || res.TimedOut || res.Error != "" {
+			return true
+		}
+	}
+	return false
+}
+
+// Err summarises a failed report in one line, or returns nil.
+func (r Report) Err() error {
+	if !r.Failed() {
+		return nil
+	}
+	var parts []string
+	for _, x := range r.Refused {
+		parts = append(parts, fmt.Sprintf("%s refused (%s)", x.Name, x.Reason))
+	}
+	for _, res := range r.Results {
+		switch {
+		case res.TimedOut:
+			parts = append(parts, res.Name+" timed out")
+		case res.Error != "":
+			parts = append(parts, res.Name+": "+res.Error)
+		case res.ExitCode != 0:
+			parts = append(parts, fmt.Sprintf("%s exited %d", res.Name, res.ExitCode))
+		}
+	}
+	return fmt.Errorf("%s hooks failed: %s", r.Phase, strings.Join(parts, "; "))
+}
+
+func (r *Runner) defaults() {
+	if r.Dir == "" {
+		r.Dir = DefaultDir
+	}
+	if r.ScriptTimeout <= 0 {
+		r.ScriptTimeout = DefaultScriptTimeout
+	}
+	if r.TotalTimeout <= 0 {
+		r.TotalTimeout = DefaultTotalTimeout
+	}
+	if r.Logger == nil {
+		r.Logger = slog.New(slog.DiscardHandler)
+	}
+}
+
+// Discover lists the scripts that will run, in order, and the files that
+// will not. A missing directory means no hooks.
+func (r *Runner) Discover() ([]Script, []Refused, error) {
+	r.defaults()
+	entries, err := os.ReadDir(r.Dir)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil, nil
+	}
+	if err != nil {
+		return nil, nil, fmt.Errorf("read hook directory: %w", err)
+	}
+	sort.Slice(entries, func(i, j int) bool { return entries[i].Name() < entries[j].Name() })
+	var scripts []Script
+	var refused []Refused
+	for _, e := range entries {
+		name := e.Name()
+		if ignored(name) {
+			continue
+		}
+		path := filepath.Join(r.Dir, name)
+		if reason := r.refusal(path); reason != "" {
+			refused = append(refused, Refused{Name: name, Reason: reason})
+			continue
+		}
+		scripts = append(scripts, Script{Name: name, Path: path})
+	}
+	return scripts, refused, nil
+}
+
+// ignored skips hidden files and package-manager or editor leftovers, which
+// are never meant to run.
+func ignored(name string) bool {
+	return strings.HasPrefix(name, ".") || strings.HasSuffix(name, "~") ||
+		strings.Contains(name, ".dpkg-") || strings.HasSuffix(name, ".rpmnew") ||
+		strings.HasSuffix(name, ".rpmsave") || strings.HasSuffix(name, ".rpmorig") ||
+		strings.HasSuffix(name, ".ucf-old") || strings.HasSuffix(name, ".ucf-new") ||
+		strings.HasSuffix(name, ".disabled")
+}
+
+// refusal says why a file must not run, or "". A script runs as root before
+// filesystems are frozen, so anyone who can change it owns the machine.
+func (r *Runner) refusal(path string) string {
+	fi, err := os.Lstat(path)
+	if err != nil {
+		return err.Error()
+	}
+	if fi.Mode()&fs.ModeSymlink != 0 {
+		if fi, err = os.Stat(path); err != nil {
+			return "dangling symlink"
+		}
+	}
+	st, ok := fi.Sys().(*syscall.Stat_t)
+	switch {
+	case !fi.Mode().IsRegular():
+		return "not a regular file"
+	case fi.Mode().Perm()&0o111 == 0:
+		return "not executable (chmod 0755 to enable)"
+	case !ok || int(st.Uid) != r.OwnerUID:
+		return fmt.Sprintf("not owned by uid %d (chown root:root)", r.OwnerUID)
+	case fi.Mode().Perm()&0o022 != 0:
+		return "writable by group or others (chmod go-w)"
+	}
+	return ""
+}
+
+// Run runs every script for phase, in order, sequentially. A failing script
+// does not stop the others: post-thaw and on-failure work must all happen.
+func (r *Runner) Run(ctx context.Context, phase Phase, env Env) Report {
+	r.defaults()
+	rep := Report{Phase: phase}
+	scripts, refused, err := r.Discover()
+	rep.Refused = refused
+	if err != nil {
+		rep.Results = append(rep.Results, Result{Name: r.Dir, ExitCode: -1, Error: err.Error()})
+		return rep
+	}
+	ctx, cancel := context.WithTimeout(ctx, r.TotalTimeout)
+	defer cancel()
+	for _, s := range scripts {
+		res := r.runOne(ctx, s, phase, env)
+		r.Logger.Info("hook ran", "phase", phase, "script", s.Name, "exit", res.ExitCode,
+			"timed_out", res.TimedOut, "ms", res.Duration.Milliseconds())
+		rep.Results = append(rep.Results, res)
+	}
+	return rep
+}
+
+func (r *Runner) runOne(ctx context.Context, s Script, phase Phase, env Env) Result {
+	ctx, cancel := context.WithTimeout(ctx, r.ScriptTimeout)
+	defer cancel()
+	cmd := exec.Command(s.Path, string(phase))
+	cmd.Dir = "/"
+	cmd.Env = append(os.Environ(),
+		"ECSSNAP_PHASE="+string(phase),
+		"ECSSNAP_JOB="+env.Job,
+		"ECSSNAP_TRIGGER="+env.Trigger,
+		"ECSSNAP_DISKS="+strings.Join(env.Disks, " "),
+		"ECSSNAP_MOUNTS="+strings.Join(env.Mounts, "\n"),
+	)
+	var out tailBuffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	// Its own process group, so a timeout kills whatever the script started.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	// A grandchild that left the group may hold the output pipe open: stop
+	// waiting for it once the script itself is gone.
+	cmd.WaitDelay = killGrace
+	start := time.Now()
+	res := Result{Name: s.Name}
+	if err := cmd.Start(); err != nil {
+		res.ExitCode, res.Error = -1, err.Error()
+		return res
+	}
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	var err error
+	select {
+	case err = <-done:
+	case <-ctx.Done():
+		res.TimedOut = true
+		_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGTERM)
+		select {
+		case err = <-done:
+		case <-time.After(killGrace):
+			_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+			err = <-done
+		}
+	}
+	res.Duration = time.Since(start)
+	res.Output = out.String()
+	var exit *exec.ExitError
+	switch {
+	case err == nil:
+	case errors.As(err, &exit):
+		res.ExitCode = exit.ExitCode()
+	default:
+		res.ExitCode, res.Error = -1, err.Error()
+	}
+	return res
+}
+
+// tailBuffer keeps the last maxOutput bytes written to it.
+type tailBuffer struct{ buf bytes.Buffer }
+
+func (t *tailBuffer) Write(p []byte) (int, error) {
+	t.buf.Write(p)
+	if over := t.buf.Len() - maxOutput; over > 0 {
+		t.buf.Next(over)
+	}
+	return len(p), nil
+}
+
+func (t *tailBuffer) String() string { return t.buf.String() }
