@@ -1,0 +1,57 @@
+package cloud
+
+import (
+	"context"
+	"math/rand/v2"
+	"time"
+)
+
+// RetryPolicy bounds how long and how often a failed call is repeated. Only
+// temporary failures (throttling, 5xx, no answer, a request still in flight)
+// are retried, with exponential backoff and full jitter, until the budget is
+// spent. Creates are repeated with the same ClientToken, so a repeat can only
+// return the first attempt's result, never a second snapshot.
+type RetryPolicy struct {
+	Base   time.Duration // first backoff ceiling; 200 ms when zero
+	Max    time.Duration // backoff ceiling cap; 10 s when zero
+	Budget time.Duration // total time for one call, all attempts; 2 min when zero
+}
+
+func (p RetryPolicy) withDefaults() RetryPolicy {
+	if p.Base <= 0 {
+		p.Base = 200 * time.Millisecond
+	}
+	if p.Max <= 0 {
+		p.Max = 10 * time.Second
+	}
+	if p.Budget <= 0 {
+		p.Budget = 2 * time.Minute
+	}
+	return p
+}
+
+// delay returns the wait before retry number n (1-based): a uniformly random
+// duration in [0, min(Max, Base*2^(n-1))]. Full jitter spreads the retries of
+// many agents that were throttled together, which is what fleets need.
+func (p RetryPolicy) delay(n int, r *rand.Rand) time.Duration {
+	ceiling := p.Base
+	for i := 1; i < n && ceiling < p.Max; i++ {
+		ceiling *= 2
+	}
+	if ceiling > p.Max {
+		ceiling = p.Max
+	}
+	return time.Duration(r.Int64N(int64(ceiling) + 1))
+}
+
+// wait sleeps for d or until ctx ends, whichever is first.
+func wait(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
+}

@@ -1,0 +1,367 @@
+// Package job runs one snapshot job from start to end: identify the
+// instance, take the disk inventory, plan, create the snapshots (one group
+// call, or per-disk calls in parallel), follow them to completion and report.
+// Each phase is a method so that discovery, freezing and hooks slot in
+// between without reshaping the rest.
+package job
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/ecssnap/ecssnap/pkg/cloud"
+	"github.com/ecssnap/ecssnap/pkg/imds"
+	"github.com/ecssnap/ecssnap/pkg/plan"
+)
+
+// Cloud is the part of *cloud.Client a job uses.
+type Cloud interface {
+	DescribeDisks(ctx context.Context, instanceID string) ([]cloud.Disk, error)
+	CreateSnapshot(ctx context.Context, in cloud.CreateSnapshotInput) (string, error)
+	CreateSnapshotGroup(ctx context.Context, in cloud.CreateGroupInput) (string, error)
+	DescribeSnapshots(ctx context.Context, ids []string) ([]cloud.Snapshot, error)
+	DescribeSnapshotGroups(ctx context.Context, instanceID string, ids []string) ([]cloud.SnapshotGroup, error)
+	CallCount() int64
+	RetryCount() int64
+}
+
+// Identifier tells the instance who it is (the metadata service).
+type Identifier interface {
+	Identity(ctx context.Context) (imds.Identity, error)
+}
+
+// Engine runs jobs. Its fields are the job's dependencies; none is global.
+type Engine struct {
+	Metadata Identifier
+	// NewCloud builds the ECS client once the region is known.
+	NewCloud func(region string) (Cloud, error)
+	Limits   plan.Limits
+	Now      func() time.Time
+	Logger   *slog.Logger
+	// Emit receives every event; it must not block for long.
+	Emit func(Event)
+	// Poll bounds the adaptive interval between progress checks.
+	PollMin, PollMax time.Duration
+	// DefaultTimeout bounds waiting when the request sets none.
+	DefaultTimeout time.Duration
+}
+
+// DefaultWaitTimeout is how long a job waits for completion by default.
+const DefaultWaitTimeout = time.Hour
+
+// run is the state of one job while it runs.
+type run struct {
+	e      *Engine
+	req    Request
+	res    *Result
+	cloud  Cloud
+	start  time.Time
+	byDisk map[string]*SnapshotResult
+	mu     sync.Mutex // guards res.Snapshots entries during parallel creates
+}
+
+// Run executes req. It always returns a Result describing what happened,
+// also on failure, and an error when the job did not fully succeed.
+func (e *Engine) Run(ctx context.Context, req Request) (*Result, error) {
+	e.defaults()
+	if req.Trigger == "" {
+		req.Trigger = "manual"
+	}
+	r := &run{e: e, req: req, start: e.Now()}
+	r.res = &Result{
+		JobID: NewID(r.start), Trigger: req.Trigger, Reason: req.Reason,
+		Consistency: "crash", DryRun: req.DryRun, Waited: req.Wait, Started: r.start,
+	}
+	err := r.execute(ctx)
+	r.finish(err)
+	return r.res, err
+}
+
+func (e *Engine) defaults() {
+	if e.Now == nil {
+		e.Now = time.Now
+	}
+	if e.Logger == nil {
+		e.Logger = slog.New(slog.DiscardHandler)
+	}
+	if e.Emit == nil {
+		e.Emit = func(Event) {}
+	}
+	if e.PollMin <= 0 {
+		e.PollMin = 500 * time.Millisecond
+	}
+	if e.PollMax <= 0 {
+		e.PollMax = 15 * time.Second
+	}
+	if e.DefaultTimeout <= 0 {
+		e.DefaultTimeout = DefaultWaitTimeout
+	}
+}
+
+func (r *run) execute(ctx context.Context) error {
+	id, err := r.identify(ctx)
+	if err != nil {
+		return err
+	}
+	disks, err := r.inventory(ctx, id)
+	if err != nil {
+		return err
+	}
+	p, err := r.plan(id, disks)
+	if err != nil {
+		return err
+	}
+	if r.req.DryRun {
+		for i := range r.res.Snapshots {
+			r.res.Snapshots[i].State = StatePlanned
+		}
+		return nil
+	}
+	if err := r.create(ctx, p); err != nil {
+		return err
+	}
+	if !r.req.Wait {
+		return nil
+	}
+	return r.wait(ctx)
+}
+
+// since returns the milliseconds from t to now.
+func (r *run) since(t time.Time) int64 { return r.e.Now().Sub(t).Milliseconds() }
+
+func (r *run) emit(ev Event) {
+	ev.Time = r.e.Now()
+	ev.Job = r.res.JobID
+	r.e.Emit(ev)
+}
+
+func (r *run) identify(ctx context.Context) (imds.Identity, error) {
+	t := r.e.Now()
+	id, err := r.e.Metadata.Identity(ctx)
+	r.res.Timings.IdentifyMS = r.since(t)
+	if err != nil {
+		return id, err
+	}
+	r.res.InstanceID, r.res.RegionID, r.res.ZoneID = id.InstanceID, id.RegionID, id.ZoneID
+	cl, err := r.e.NewCloud(id.RegionID)
+	if err != nil {
+		return id, err
+	}
+	r.cloud = cl
+	return id, nil
+}
+
+func (r *run) inventory(ctx context.Context, id imds.Identity) ([]cloud.Disk, error) {
+	t := r.e.Now()
+	disks, err := r.cloud.DescribeDisks(ctx, id.InstanceID)
+	r.res.Timings.InventoryMS = r.since(t)
+	if err != nil {
+		return nil, fmt.Errorf("list the instance's disks: %w", err)
+	}
+	return disks, nil
+}
+
+func (r *run) plan(id imds.Identity, disks []cloud.Disk) (*plan.Plan, error) {
+	t := r.e.Now()
+	p, err := plan.Build(plan.Input{
+		InstanceID: id.InstanceID, ZoneID: id.ZoneID, Disks: disks,
+		Selection: r.req.Disks, Limits: r.e.Limits,
+	})
+	r.res.Timings.PlanMS = r.since(t)
+	if err != nil {
+		return nil, err
+	}
+	r.res.Plan = p
+	r.byDisk = map[string]*SnapshotResult{}
+	r.res.Snapshots = make([]SnapshotResult, 0, len(p.Selected()))
+	for _, diskID := range p.Selected() {
+		d := p.Disks[diskID]
+		method := p.Method(diskID)
+		sr := SnapshotResult{
+			DiskID: d.ID, DiskType: d.Type, Category: d.Category, SizeGiB: d.SizeGiB,
+			Method: string(method), State: StateCreating,
+		}
+		if method == plan.MethodPerDisk {
+			sr.ClientToken = ClientToken(r.res.JobID, d.ID)
+		}
+		r.res.Snapshots = append(r.res.Snapshots, sr)
+	}
+	for i := range r.res.Snapshots {
+		r.byDisk[r.res.Snapshots[i].DiskID] = &r.res.Snapshots[i]
+	}
+	if len(p.Group) > 0 {
+		r.res.GroupToken = ClientToken(r.res.JobID, "group")
+	}
+	r.emit(Event{Type: "plan", Message: strings.Join(p.Reasons, "; ")})
+	return p, nil
+}
+
+// tags are the tags on every snapshot and group of this job.
+func (r *run) tags() []cloud.Tag {
+	tags := []cloud.Tag{
+		{Key: TagManaged, Value: "true"},
+		{Key: TagJob, Value: r.res.JobID},
+		{Key: TagTrigger, Value: TagValue(r.res.Trigger)},
+		{Key: TagConsistency, Value: r.res.Consistency},
+	}
+	return append(tags, r.req.Tags...)
+}
+
+// create issues the group call and every per-disk call at once and returns
+// when all have been answered.
+func (r *run) create(ctx context.Context, p *plan.Plan) error {
+	t := r.e.Now()
+	desc := Description(r.req.Reason)
+	var wg sync.WaitGroup
+	errs := make([]error, 0, len(p.Selected()))
+	var errMu sync.Mutex
+	fail := func(err error) {
+		errMu.Lock()
+		errs = append(errs, err)
+		errMu.Unlock()
+	}
+	if len(p.Group) > 0 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			r.emit(Event{Type: "create", Message: "snapshot group of " + strings.Join(p.Group, ", ")})
+			gid, err := r.cloud.CreateSnapshotGroup(ctx, cloud.CreateGroupInput{
+				InstanceID: p.InstanceID, DiskIDs: p.Group, Description: desc,
+				Name: SnapshotName(r.res.Trigger, r.start, "group"), Tags: r.tags(),
+				ClientToken: r.res.GroupToken,
+			})
+			r.mu.Lock()
+			defer r.mu.Unlock()
+			for _, id := range p.Group {
+				sr := r.byDisk[id]
+				sr.ElapsedMS = r.since(t)
+				if err != nil {
+					sr.State, sr.Error = StateNotCreated, err.Error()
+				} else {
+					sr.State = StateCreated
+				}
+			}
+			if err != nil {
+				fail(err)
+				return
+			}
+			r.res.GroupID = gid
+			r.emit(Event{Type: "created", GroupID: gid})
+		}()
+	}
+	for _, id := range p.PerDisk {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			sr := r.byDisk[id]
+			r.emit(Event{Type: "create", DiskID: id})
+			sid, err := r.cloud.CreateSnapshot(ctx, cloud.CreateSnapshotInput{
+				DiskID: id, Name: SnapshotName(r.res.Trigger, r.start, id), Description: desc,
+				RetentionDays: r.req.RetentionDays, Tags: r.tags(), ClientToken: sr.ClientToken,
+			})
+			r.mu.Lock()
+			defer r.mu.Unlock()
+			sr.ElapsedMS = r.since(t)
+			if err != nil {
+				sr.State, sr.Error = StateNotCreated, err.Error()
+				fail(err)
+				return
+			}
+			sr.SnapshotID, sr.State = sid, StateCreated
+			r.emit(Event{Type: "created", DiskID: id, SnapshotID: sid})
+		}()
+	}
+	wg.Wait()
+	r.res.Timings.CreateMS = r.since(t)
+	r.res.Timings.ToCreatedMS = r.since(r.start)
+	if r.res.GroupID != "" {
+		// One call learns the members' snapshot IDs, so the caller gets every
+		// ID even without waiting, and waiting needs no per-group calls.
+		if err := r.learnGroupMembers(ctx); err != nil {
+			r.e.Logger.Warn("could not list the snapshot group's members yet", "group", r.res.GroupID, "error", err)
+		}
+	}
+	return joinCreateErrors(errs, len(p.Selected()))
+}
+
+func (r *run) learnGroupMembers(ctx context.Context) error {
+	groups, err := r.cloud.DescribeSnapshotGroups(ctx, r.res.InstanceID, []string{r.res.GroupID})
+	if err != nil {
+		return err
+	}
+	for _, g := range groups {
+		for _, m := range g.Members {
+			if sr := r.byDisk[m.DiskID]; sr != nil && sr.SnapshotID == "" {
+				sr.SnapshotID = m.SnapshotID
+				r.emit(Event{Type: "created", DiskID: m.DiskID, SnapshotID: m.SnapshotID, GroupID: g.ID})
+			}
+		}
+	}
+	return nil
+}
+
+// joinCreateErrors reports failed creates in one line that keeps the first
+// error reachable through errors.As for exit-code classification.
+func joinCreateErrors(errs []error, total int) error {
+	switch len(errs) {
+	case 0:
+		return nil
+	case 1:
+		if total == 1 {
+			return errs[0]
+		}
+	}
+	return &CreateError{Failed: len(errs), Total: total, Errs: errs}
+}
+
+// CreateError is one or more failed creates in a job.
+type CreateError struct {
+	Failed, Total int
+	Errs          []error
+}
+
+func (e *CreateError) Error() string {
+	return fmt.Sprintf("%d of %d snapshots not created: %v", e.Failed, e.Total, e.Errs[0])
+}
+
+func (e *CreateError) Unwrap() []error { return e.Errs }
+
+// finish fills in the outcome and totals.
+func (r *run) finish(err error) {
+	r.res.Finished = r.e.Now()
+	r.res.Timings.TotalMS = r.res.Finished.Sub(r.start).Milliseconds()
+	if r.cloud != nil {
+		r.res.APICalls = r.cloud.CallCount()
+		r.res.Retries = r.cloud.RetryCount()
+	}
+	created := 0
+	for _, s := range r.res.Snapshots {
+		if s.State != StateNotCreated && s.State != StateCreating && s.State != StatePlanned {
+			created++
+		}
+	}
+	var timeout *WaitTimeoutError
+	switch {
+	case r.req.DryRun && err == nil:
+		r.res.Outcome = "planned"
+	case errors.As(err, &timeout):
+		r.res.Outcome = "timed-out"
+	case err != nil && created > 0:
+		r.res.Outcome = "partial"
+	case err != nil:
+		r.res.Outcome = "failed"
+	case !r.req.Wait:
+		r.res.Outcome = "created"
+	default:
+		r.res.Outcome = "succeeded"
+	}
+	if err != nil {
+		r.res.Error = err.Error()
+	}
+	r.emit(Event{Type: "done", Message: r.res.Outcome})
+}

@@ -1,0 +1,96 @@
+package job
+
+import (
+	"time"
+
+	"github.com/ecssnap/ecssnap/pkg/cloud"
+	"github.com/ecssnap/ecssnap/pkg/plan"
+)
+
+// Request is what a caller asks of one job.
+type Request struct {
+	Reason        string
+	Trigger       string // manual, apt, dnf, ...; defaults to manual
+	Disks         plan.Selection
+	Wait          bool
+	Timeout       time.Duration // for waiting; 0 means the default
+	RetentionDays int           // per-disk snapshots only; 0 keeps them
+	Tags          []cloud.Tag   // user tags, validated
+	DryRun        bool
+}
+
+// Snapshot outcome states in a Result. Created means the create call was
+// accepted; the cloud states follow.
+const (
+	StateCreating     = "creating"
+	StateCreated      = "created"
+	StateProgressing  = cloud.StatusProgressing
+	StateAccomplished = cloud.StatusAccomplished
+	StateFailed       = cloud.StatusFailed
+	StateNotCreated   = "not-created"
+	StatePlanned      = "planned"
+)
+
+// SnapshotResult is one disk's snapshot in a job.
+type SnapshotResult struct {
+	DiskID      string `json:"disk_id"`
+	DiskType    string `json:"disk_type"`
+	Category    string `json:"category"`
+	SizeGiB     int    `json:"size_gib"`
+	Device      string `json:"device,omitempty"`
+	Method      string `json:"method"`
+	ClientToken string `json:"client_token,omitempty"`
+	SnapshotID  string `json:"snapshot_id,omitempty"`
+	State       string `json:"state"`
+	Progress    int    `json:"progress"`
+	Error       string `json:"error,omitempty"`
+	ElapsedMS   int64  `json:"elapsed_ms"`
+}
+
+// Timings are per-phase durations in milliseconds.
+type Timings struct {
+	IdentifyMS  int64 `json:"identify_ms"`
+	InventoryMS int64 `json:"inventory_ms"`
+	PlanMS      int64 `json:"plan_ms"`
+	CreateMS    int64 `json:"create_ms"`
+	WaitMS      int64 `json:"wait_ms"`
+	TotalMS     int64 `json:"total_ms"`
+	// ToCreatedMS is from the start of the job to the last create accepted.
+	ToCreatedMS int64 `json:"to_created_ms"`
+}
+
+// Result is the job's outcome, for the CLI, JSON output and the job record.
+type Result struct {
+	JobID       string           `json:"job_id"`
+	InstanceID  string           `json:"instance_id"`
+	RegionID    string           `json:"region_id"`
+	ZoneID      string           `json:"zone_id,omitempty"`
+	Trigger     string           `json:"trigger"`
+	Reason      string           `json:"reason,omitempty"`
+	Consistency string           `json:"consistency"`
+	DryRun      bool             `json:"dry_run,omitempty"`
+	Waited      bool             `json:"waited"`
+	GroupID     string           `json:"group_id,omitempty"`
+	GroupToken  string           `json:"group_client_token,omitempty"`
+	Plan        *plan.Plan       `json:"plan,omitempty"`
+	Snapshots   []SnapshotResult `json:"snapshots"`
+	Timings     Timings          `json:"timings"`
+	APICalls    int64            `json:"api_calls"`
+	Retries     int64            `json:"retries"`
+	Started     time.Time        `json:"started"`
+	Finished    time.Time        `json:"finished"`
+	Outcome     string           `json:"outcome"` // succeeded, failed, partial, created, timed-out, planned
+	Error       string           `json:"error,omitempty"`
+}
+
+// Event is one step of a job, for progress displays and NDJSON streams.
+type Event struct {
+	Time       time.Time `json:"time"`
+	Job        string    `json:"job"`
+	Type       string    `json:"type"` // plan, create, created, progress, accomplished, failed, done
+	DiskID     string    `json:"disk_id,omitempty"`
+	SnapshotID string    `json:"snapshot_id,omitempty"`
+	GroupID    string    `json:"group_id,omitempty"`
+	Progress   int       `json:"progress,omitempty"`
+	Message    string    `json:"message,omitempty"`
+}
