@@ -48,3 +48,7 @@ fuzz: deps
 
 clean:
 	rm -rf $(BIN) bench/results.json
+
+# The main job against the built-in emulator, as a user would see it.
+demo: build
+	scripts/demo

@@ -1,0 +1,181 @@
+// Package cli is ecssnap's command line: flag parsing, wiring of the
+// libraries from the configuration, human and JSON rendering, exit codes.
+package cli
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/ecssnap/ecssnap/agent/config"
+)
+
+// Version is stamped at build time (-ldflags -X).
+var Version = "0.0.0-dev"
+
+// Exit codes (DESIGN, "Command line").
+const (
+	ExitOK          = 0
+	ExitFailed      = 1
+	ExitDegraded    = 2
+	ExitUsage       = 64
+	ExitUnavailable = 69
+	ExitTemporary   = 75
+	ExitPermission  = 77
+	ExitConfig      = 78
+)
+
+// Env is the process's outside world, injected so tests run the CLI in
+// process.
+type Env struct {
+	Stdout, Stderr io.Writer
+	Getenv         func(string) string
+	// IsTerminal reports whether Stdout is a terminal (progress bars).
+	IsTerminal bool
+	Now        func() time.Time
+}
+
+// OSEnv returns the real process environment.
+func OSEnv() Env {
+	return Env{
+		Stdout: os.Stdout, Stderr: os.Stderr, Getenv: os.Getenv,
+		IsTerminal: isTerminal(os.Stdout), Now: time.Now,
+	}
+}
+
+// command is one subcommand.
+type command struct {
+	summary string
+	run     func(ctx context.Context, a *app, args []string) error
+}
+
+var commands = map[string]command{
+	"now":   {"take snapshots now (snapshot-now is the same)", runNow},
+	"plan":  {"show what `now` would do, and why", runPlan},
+	"disks": {"list the instance's cloud disks", runDisks},
+	"list":  {"list the snapshots ecssnap manages", runList},
+}
+
+// app is one invocation's wiring.
+type app struct {
+	env    Env
+	cfg    config.Config
+	logger *slog.Logger
+}
+
+// Run executes the command line args (args[0] is the program name: invoked
+// as snapshot-now it behaves as `ecssnap now`) and returns the exit code.
+func Run(ctx context.Context, args []string, env Env) int {
+	if env.Now == nil {
+		env.Now = time.Now
+	}
+	if env.Getenv == nil {
+		env.Getenv = func(string) string { return "" }
+	}
+	prog, rest := "ecssnap", []string(nil)
+	if len(args) > 0 {
+		prog, rest = filepath.Base(args[0]), args[1:]
+	}
+	name := ""
+	if prog == "snapshot-now" {
+		name = "now"
+	} else {
+		if len(rest) == 0 {
+			usage(env.Stderr)
+			return ExitUsage
+		}
+		name, rest = rest[0], rest[1:]
+	}
+	switch name {
+	case "-h", "--help", "help":
+		usage(env.Stdout)
+		return ExitOK
+	case "--version", "version":
+		fmt.Fprintf(env.Stdout, "ecssnap %s\n", Version)
+		return ExitOK
+	}
+	cmd, ok := commands[name]
+	if !ok {
+		fmt.Fprintf(env.Stderr, "ecssnap: unknown command %q: see `ecssnap help`\n", name)
+		return ExitUsage
+	}
+	cfg, err := config.Load(env.Getenv)
+	if err != nil {
+		return fail(env.Stderr, err)
+	}
+	a := &app{env: env, cfg: cfg, logger: newLogger(env.Stderr, env.Getenv("ECSSNAP_LOG_LEVEL"))}
+	if err := cmd.run(ctx, a, rest); err != nil {
+		return fail(env.Stderr, err)
+	}
+	return ExitOK
+}
+
+func usage(w io.Writer) {
+	fmt.Fprintln(w, "usage: ecssnap COMMAND [flags]   (snapshot-now = ecssnap now)")
+	fmt.Fprintln(w, "\ncommands:")
+	names := make([]string, 0, len(commands))
+	for n := range commands {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	for _, n := range names {
+		fmt.Fprintf(w, "  %-8s %s\n", n, commands[n].summary)
+	}
+	fmt.Fprintln(w, "\nRun `ecssnap COMMAND -h` for a command's flags.")
+}
+
+// newLogger writes warnings and errors (or the level ECSSNAP_LOG_LEVEL
+// names) to stderr as text, which reads well in a terminal and in journald.
+func newLogger(w io.Writer, level string) *slog.Logger {
+	var lv slog.Level
+	if err := lv.UnmarshalText([]byte(level)); err != nil || level == "" {
+		lv = slog.LevelWarn
+	}
+	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: lv}))
+}
+
+// usageError is a bad command line; exit 64.
+type usageError struct{ msg string }
+
+func (e *usageError) Error() string { return e.msg }
+
+func usagef(format string, args ...any) error {
+	return &usageError{fmt.Sprintf(format, args...)}
+}
+
+// newFlags returns a flag set that reports errors as usage errors instead
+// of exiting, and prints its help to stdout on -h.
+func newFlags(a *app, name, synopsis string) *flag.FlagSet {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	fs.Usage = func() {
+		fmt.Fprintf(a.env.Stdout, "usage: ecssnap %s %s\n\nflags:\n", name, synopsis)
+		fs.SetOutput(a.env.Stdout)
+		fs.PrintDefaults()
+		fs.SetOutput(io.Discard)
+	}
+	return fs
+}
+
+// parse parses args; -h prints help and ends the command successfully.
+func parse(fs *flag.FlagSet, args []string) (help bool, err error) {
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			fs.Usage()
+			return true, nil
+		}
+		return false, usagef("%s: %v", fs.Name(), err)
+	}
+	if fs.NArg() > 0 {
+		return false, usagef("%s: unexpected argument %q", fs.Name(), strings.Join(fs.Args(), " "))
+	}
+	return false, nil
+}

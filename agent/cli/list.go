@@ -1,0 +1,59 @@
+package cli
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"sort"
+	"text/tabwriter"
+	"time"
+
+	"github.com/ecssnap/ecssnap/pkg/cloud"
+	"github.com/ecssnap/ecssnap/pkg/job"
+)
+
+// runList lists the instance's snapshots that carry ecssnap:managed=true.
+func runList(ctx context.Context, a *app, args []string) error {
+	fs := newFlags(a, "list", "[--json]")
+	jsonOut := fs.Bool("json", false, "print JSON")
+	if help, err := parse(fs, args); help || err != nil {
+		return err
+	}
+	id, cl, err := a.identify(ctx)
+	if err != nil {
+		return err
+	}
+	snaps, err := cl.ListSnapshotsByTag(ctx, id.InstanceID, cloud.Tag{Key: job.TagManaged, Value: "true"})
+	if err != nil {
+		return fmt.Errorf("list managed snapshots: %w", err)
+	}
+	sort.Slice(snaps, func(i, j int) bool {
+		if !snaps[i].Created.Equal(snaps[j].Created) {
+			return snaps[i].Created.After(snaps[j].Created)
+		}
+		return snaps[i].ID < snaps[j].ID
+	})
+	if *jsonOut {
+		enc := json.NewEncoder(a.env.Stdout)
+		enc.SetIndent("", "  ")
+		if snaps == nil {
+			snaps = []cloud.Snapshot{}
+		}
+		return enc.Encode(snaps)
+	}
+	if len(snaps) == 0 {
+		fmt.Fprintln(a.env.Stdout, "No snapshots managed by ecssnap on this instance.")
+		return nil
+	}
+	tw := tabwriter.NewWriter(a.env.Stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "SNAPSHOT\tDISK\tCREATED\tSTATUS\tJOB\tTRIGGER\tCONSISTENCY")
+	for _, s := range snaps {
+		status := s.Status
+		if s.Status == cloud.StatusProgressing {
+			status = fmt.Sprintf("%s %d%%", s.Status, s.Progress)
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", s.ID, s.DiskID, s.Created.Local().Format(time.DateTime),
+			status, dash(s.Tags[job.TagJob]), dash(s.Tags[job.TagTrigger]), dash(s.Tags[job.TagConsistency]))
+	}
+	return tw.Flush()
+}

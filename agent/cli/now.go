@@ -1,0 +1,95 @@
+package cli
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/ecssnap/ecssnap/pkg/cloud"
+	"github.com/ecssnap/ecssnap/pkg/job"
+	"github.com/ecssnap/ecssnap/pkg/plan"
+)
+
+// nowFlags are the flags of `ecssnap now`.
+type nowFlags struct {
+	reason, trigger, disks string
+	wait, noWait, json     bool
+	dryRun                 bool
+	timeout                time.Duration
+	retentionDays          int
+	tags                   tagList
+}
+
+// tagList collects repeated --tag k=v flags.
+type tagList []cloud.Tag
+
+func (t *tagList) String() string { return "" }
+
+func (t *tagList) Set(v string) error {
+	k, val, ok := strings.Cut(v, "=")
+	if !ok {
+		return fmt.Errorf("want key=value, got %q", v)
+	}
+	tag := cloud.Tag{Key: strings.TrimSpace(k), Value: val}
+	if err := job.ValidateUserTag(tag); err != nil {
+		return err
+	}
+	*t = append(*t, tag)
+	return nil
+}
+
+func runNow(ctx context.Context, a *app, args []string) error {
+	var f nowFlags
+	fs := newFlags(a, "now", "[--reason TEXT] [--disks all|system|data|d-...] [--wait|--no-wait] [--json] ...")
+	fs.StringVar(&f.reason, "reason", "", "why the snapshot is taken (goes into the description)")
+	fs.StringVar(&f.trigger, "trigger", "manual", "what asked for the snapshot (manual, apt, dnf, script, ...)")
+	fs.StringVar(&f.disks, "disks", "all", "disks to snapshot: all, system, data, or comma-separated disk IDs")
+	fs.BoolVar(&f.wait, "wait", false, "wait until every snapshot is accomplished (the default on a terminal)")
+	fs.BoolVar(&f.noWait, "no-wait", false, "return once every snapshot is created")
+	fs.DurationVar(&f.timeout, "timeout", 0, "how long to wait for completion (default from config, 1h)")
+	fs.IntVar(&f.retentionDays, "retention-days", 0, "delete per-disk snapshots automatically after N days (1..65536)")
+	fs.Var(&f.tags, "tag", "extra tag key=value (repeatable)")
+	fs.BoolVar(&f.json, "json", false, "print JSON (NDJSON events then the result with --wait)")
+	fs.BoolVar(&f.dryRun, "dry-run", false, "show the plan, create nothing")
+	if help, err := parse(fs, args); help || err != nil {
+		return err
+	}
+	req, err := f.request(a.env.IsTerminal)
+	if err != nil {
+		return err
+	}
+	out := newRenderer(a.env, f.json, req.Wait)
+	res, err := a.engine(out.event).Run(ctx, req)
+	out.result(res, err)
+	return err
+}
+
+func (f *nowFlags) request(terminal bool) (job.Request, error) {
+	if f.wait && f.noWait {
+		return job.Request{}, usagef("now: --wait and --no-wait contradict each other")
+	}
+	if f.retentionDays != 0 && (f.retentionDays < 1 || f.retentionDays > 65536) {
+		return job.Request{}, usagef("now: --retention-days must be between 1 and 65536")
+	}
+	if f.timeout < 0 {
+		return job.Request{}, usagef("now: --timeout must be positive")
+	}
+	if len(f.tags) > 16 {
+		return job.Request{}, usagef("now: at most 16 --tag flags (ecssnap's own tags use the rest of the API's 20)")
+	}
+	if strings.TrimSpace(f.trigger) == "" {
+		return job.Request{}, usagef("now: --trigger must not be empty")
+	}
+	sel, err := plan.ParseSelection(f.disks)
+	if err != nil {
+		return job.Request{}, usagef("now: %v", err)
+	}
+	// Waiting is the default where a person watches; scripts and hooks
+	// that want it say --wait.
+	wait := f.wait || (terminal && !f.noWait && !f.json)
+	return job.Request{
+		Reason: f.reason, Trigger: f.trigger, Disks: sel, Wait: wait && !f.dryRun,
+		Timeout: f.timeout, RetentionDays: f.retentionDays, Tags: f.tags, DryRun: f.dryRun,
+	}, nil
+}

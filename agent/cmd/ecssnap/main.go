@@ -1,0 +1,19 @@
+// Command ecssnap takes cloud snapshots of the ECS instance it runs on.
+// Invoked as snapshot-now it behaves as `ecssnap now`.
+package main
+
+import (
+	"context"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/ecssnap/ecssnap/agent/cli"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	code := cli.Run(ctx, os.Args, cli.OSEnv())
+	stop()
+	os.Exit(code)
+}
