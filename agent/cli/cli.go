@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"text/tabwriter"
 	"time"
 
 	"github.com/ecssnap/ecssnap/agent/config"
@@ -158,19 +159,33 @@ func newFlags(a *app, name, synopsis string) *flag.FlagSet {
 	fs.SetOutput(io.Discard)
 	fs.Usage = func() {
 		fmt.Fprintf(a.env.Stdout, "usage: ecssnap %s %s\n\nflags:\n", name, synopsis)
-		fs.SetOutput(a.env.Stdout)
-		fs.PrintDefaults()
-		fs.SetOutput(io.Discard)
+		printFlags(a.env.Stdout, fs)
 	}
 	return fs
+}
+
+// printFlags lists flags GNU style (--name), as users type them.
+func printFlags(w io.Writer, fs *flag.FlagSet) {
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fs.VisitAll(func(f *flag.Flag) {
+		arg, usage := flag.UnquoteUsage(f)
+		if arg != "" {
+			arg = " " + arg
+		}
+		def := ""
+		if f.DefValue != "" && f.DefValue != "false" && f.DefValue != "0" && f.DefValue != "0s" {
+			def = " (default " + f.DefValue + ")"
+		}
+		fmt.Fprintf(tw, "  --%s%s\t%s%s\n", f.Name, arg, usage, def)
+	})
+	tw.Flush()
 }
 
 // parse parses args; -h prints help and ends the command successfully.
 func parse(fs *flag.FlagSet, args []string) (help bool, err error) {
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
-			fs.Usage()
-			return true, nil
+			return true, nil // the flag package already printed the help
 		}
 		return false, usagef("%s: %v", fs.Name(), err)
 	}

@@ -70,6 +70,7 @@ func TestProductionDefaultsChild(t *testing.T) {
 
 	sc := ecsemu.DefaultScenario()
 	sc.RAMRole = &ecsemu.RAMRole{Name: "EcssnapRole"}
+	sc.Speed = ecsemu.Speed{MiBPerSecond: 1 << 30, Minimum: ecsemu.Duration(300 * time.Millisecond)}
 	dir := t.TempDir()
 
 	// Private /etc/hosts: the region's VPC endpoint is this machine.
@@ -96,7 +97,7 @@ func TestProductionDefaultsChild(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(srv.Close)
+	t.Cleanup(func() { srv.Close() })
 
 	// Nothing from the developer's environment may steer the run.
 	for _, kv := range os.Environ() {

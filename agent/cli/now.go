@@ -42,14 +42,14 @@ func (t *tagList) Set(v string) error {
 func runNow(ctx context.Context, a *app, args []string) error {
 	var f nowFlags
 	fs := newFlags(a, "now", "[--reason TEXT] [--disks all|system|data|d-...] [--wait|--no-wait] [--json] ...")
-	fs.StringVar(&f.reason, "reason", "", "why the snapshot is taken (goes into the description)")
-	fs.StringVar(&f.trigger, "trigger", "manual", "what asked for the snapshot (manual, apt, dnf, script, ...)")
-	fs.StringVar(&f.disks, "disks", "all", "disks to snapshot: all, system, data, or comma-separated disk IDs")
+	fs.StringVar(&f.reason, "reason", "", "`TEXT` saying why the snapshot is taken (goes into the description)")
+	fs.StringVar(&f.trigger, "trigger", "manual", "`NAME` of what asked for the snapshot (manual, apt, dnf, script, ...)")
+	fs.StringVar(&f.disks, "disks", "all", "`DISKS` to snapshot: all, system, data, or comma-separated disk IDs")
 	fs.BoolVar(&f.wait, "wait", false, "wait until every snapshot is accomplished (the default on a terminal)")
 	fs.BoolVar(&f.noWait, "no-wait", false, "return once every snapshot is created")
-	fs.DurationVar(&f.timeout, "timeout", 0, "how long to wait for completion (default from config, 1h)")
-	fs.IntVar(&f.retentionDays, "retention-days", 0, "delete per-disk snapshots automatically after N days (1..65536)")
-	fs.Var(&f.tags, "tag", "extra tag key=value (repeatable)")
+	fs.DurationVar(&f.timeout, "timeout", 0, "how long to wait for completion, a `DURATION` like 30m (default from config, 1h)")
+	fs.IntVar(&f.retentionDays, "retention-days", 0, "delete per-disk snapshots automatically after `N` days (1..65536)")
+	fs.Var(&f.tags, "tag", "extra tag `KEY=VALUE` (repeatable)")
 	fs.BoolVar(&f.json, "json", false, "print JSON (NDJSON events then the result with --wait)")
 	fs.BoolVar(&f.dryRun, "dry-run", false, "show the plan, create nothing")
 	if help, err := parse(fs, args); help || err != nil {

@@ -12,7 +12,7 @@ import (
 // runPlan shows what `now` would do: a dry run of the same engine.
 func runPlan(ctx context.Context, a *app, args []string) error {
 	fs := newFlags(a, "plan", "[--disks all|system|data|d-...] [--json]")
-	disks := fs.String("disks", "all", "disks to snapshot: all, system, data, or comma-separated disk IDs")
+	disks := fs.String("disks", "all", "`DISKS` to snapshot: all, system, data, or comma-separated disk IDs")
 	jsonOut := fs.Bool("json", false, "print JSON")
 	if help, err := parse(fs, args); help || err != nil {
 		return err

@@ -273,3 +273,36 @@ func jsonList(ids []string) string {
 	b, _ := json.Marshal(ids)
 	return string(b)
 }
+
+// tagsPerCall is the API's limit on ResourceId.N of TagResources.
+const tagsPerCall = 50
+
+// TagSnapshots adds tags to snapshots, 50 per call.
+func (c *Client) TagSnapshots(ctx context.Context, ids []string, tags []Tag) error {
+	for start := 0; start < len(ids); start += tagsPerCall {
+		batch := append([]string(nil), ids[start:min(start+tagsPerCall, len(ids))]...)
+		err := c.call(ctx, rpc{
+			action: "TagResources", resource: batch[0],
+			request: func() requests.AcsRequest {
+				req := ecs.CreateTagResourcesRequest()
+				req.RegionId = c.cfg.Region
+				req.ResourceType = "snapshot"
+				req.ResourceId = &batch
+				t := make([]ecs.TagResourcesTag, len(tags))
+				for i, tag := range tags {
+					t[i] = ecs.TagResourcesTag{Key: tag.Key, Value: tag.Value}
+				}
+				req.Tag = &t
+				return req
+			},
+			send: func(cl *ecs.Client, req requests.AcsRequest) error {
+				_, err := cl.TagResources(req.(*ecs.TagResourcesRequest))
+				return err
+			},
+		})
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}

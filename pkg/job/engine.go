@@ -26,6 +26,7 @@ type Cloud interface {
 	CreateSnapshotGroup(ctx context.Context, in cloud.CreateGroupInput) (string, error)
 	DescribeSnapshots(ctx context.Context, ids []string) ([]cloud.Snapshot, error)
 	DescribeSnapshotGroups(ctx context.Context, instanceID string, ids []string) ([]cloud.SnapshotGroup, error)
+	TagSnapshots(ctx context.Context, ids []string, tags []cloud.Tag) error
 	CallCount() int64
 	RetryCount() int64
 }
@@ -289,20 +290,28 @@ func (r *run) create(ctx context.Context, p *plan.Plan) error {
 	return joinCreateErrors(errs, len(p.Selected()))
 }
 
+// learnGroupMembers finds the group's member snapshots and gives them the
+// job's tags: group tags are not documented to reach the members, and
+// listing and retention find snapshots by tag.
 func (r *run) learnGroupMembers(ctx context.Context) error {
 	groups, err := r.cloud.DescribeSnapshotGroups(ctx, r.res.InstanceID, []string{r.res.GroupID})
 	if err != nil {
 		return err
 	}
+	var found []string
 	for _, g := range groups {
 		for _, m := range g.Members {
 			if sr := r.byDisk[m.DiskID]; sr != nil && sr.SnapshotID == "" {
 				sr.SnapshotID = m.SnapshotID
+				found = append(found, m.SnapshotID)
 				r.emit(Event{Type: "created", DiskID: m.DiskID, SnapshotID: m.SnapshotID, GroupID: g.ID})
 			}
 		}
 	}
-	return nil
+	if len(found) == 0 {
+		return nil
+	}
+	return r.cloud.TagSnapshots(ctx, found, r.tags())
 }
 
 // joinCreateErrors reports failed creates in one line that keeps the first
