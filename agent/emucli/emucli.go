@@ -1,0 +1,245 @@
+// Package emucli is the command line of ecssnap-emu, the ECS metadata
+// service and API emulator: flags, the ready line, and running until
+// signalled.
+package emucli
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/ecssnap/ecssnap/pkg/ecsemu"
+)
+
+// Exit codes (see DESIGN.md).
+const (
+	exitOK     = 0
+	exitFail   = 1
+	exitUsage  = 64
+	exitConfig = 78
+)
+
+// Ready is the one JSON line printed on stdout once every listener is up.
+type Ready struct {
+	API             string `json:"api"`
+	IMDS            string `json:"imds"`
+	Admin           string `json:"admin"`
+	AccessKeyID     string `json:"access_key_id"`
+	AccessKeySecret string `json:"access_key_secret"`
+	InstanceID      string `json:"instance_id"`
+	RegionID        string `json:"region_id"`
+	CAFile          string `json:"ca_file"`
+}
+
+// options are the parsed flags.
+type options struct {
+	scenario     string
+	demo         bool
+	server       ecsemu.ServerConfig
+	virtualClock bool
+	seed         int64
+	verbose      bool
+	faults       ecsemu.Faults
+	faultsSet    map[string]bool
+}
+
+const usageText = `usage: ecssnap-emu [flags]
+
+Serves an emulated Alibaba Cloud ECS metadata service and ECS API on
+loopback, prints one JSON line with the endpoints and credentials, and runs
+until SIGINT or SIGTERM.
+
+flags:
+  --scenario FILE       scenario (YAML or JSON); default: the built-in default scenario
+  --demo                use the built-in demo scenario (snapshots finish in seconds)
+  --api-listen ADDR     API address (default 127.0.0.1:0)
+  --imds-listen ADDR    metadata address (default 127.0.0.1:0; 100.100.100.200:80 inside a namespace)
+  --admin-listen ADDR   admin API address (default 127.0.0.1:0)
+  --tls                 serve the API over HTTPS with a generated test CA
+  --ca-dir DIR          where to write ca.pem with --tls (default: a temporary directory)
+  --virtual-clock       cloud time moves only through the admin API (POST /v1/clock/advance)
+  --latency DUR[,JITTER]  delay every API call (e.g. 200ms,100ms)
+  --throttle-rate R     answer this fraction of calls with throttling
+  --rps N               account-level rate limit; excess calls are throttled
+  --error-rate R        answer this fraction of calls with 500/503
+  --drop-rate R         commit this fraction of calls, then cut the connection
+  --imds-outage         start with the metadata service refusing connections
+  --seed N              seed for IDs and fault draws (default: random)
+  --verbose             debug logging on stderr
+`
+
+// Run runs ecssnap-emu with args and returns the exit code.
+func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	opts, err := parseFlags(args)
+	if errors.Is(err, flag.ErrHelp) {
+		fmt.Fprint(stdout, usageText)
+		return exitOK
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "ecssnap-emu: %v (see --help)\n", err)
+		return exitUsage
+	}
+	level := slog.LevelInfo
+	if opts.verbose {
+		level = slog.LevelDebug
+	}
+	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
+
+	sc := ecsemu.DefaultScenario()
+	switch {
+	case opts.demo:
+		sc = ecsemu.DemoScenario()
+	case opts.scenario != "":
+		if sc, err = ecsemu.LoadScenario(opts.scenario); err != nil {
+			fmt.Fprintf(stderr, "ecssnap-emu: %v\n", err)
+			return exitConfig
+		}
+	}
+	applyFaultFlags(&sc.Faults, opts)
+	if err := sc.Faults.Validate(); err != nil {
+		fmt.Fprintf(stderr, "ecssnap-emu: faults: %v (see --help)\n", err)
+		return exitUsage
+	}
+	eopts := ecsemu.Options{Logger: logger, Seed: opts.seed}
+	if opts.virtualClock {
+		eopts.Clock = ecsemu.NewVirtualClock(time.Now())
+	}
+	emu, err := ecsemu.New(sc, eopts)
+	if err != nil {
+		fmt.Fprintf(stderr, "ecssnap-emu: %v\n", err)
+		return exitConfig
+	}
+	srv, err := ecsemu.Listen(emu, opts.server)
+	if err != nil {
+		fmt.Fprintf(stderr, "ecssnap-emu: %v\n", err)
+		return exitFail
+	}
+	defer srv.Close()
+
+	ready := Ready{
+		API: srv.APIURL, IMDS: srv.IMDSURL, Admin: srv.AdminURL,
+		InstanceID: sc.Instance.ID, RegionID: sc.Region, CAFile: srv.CAFile,
+	}
+	if len(sc.AccessKeys) > 0 {
+		ready.AccessKeyID, ready.AccessKeySecret = sc.AccessKeys[0].ID, sc.AccessKeys[0].Secret
+	}
+	line, err := json.Marshal(ready)
+	if err != nil {
+		fmt.Fprintf(stderr, "ecssnap-emu: encode ready line: %v\n", err)
+		return exitFail
+	}
+	if _, err := fmt.Fprintf(stdout, "%s\n", line); err != nil {
+		fmt.Fprintf(stderr, "ecssnap-emu: write ready line: %v\n", err)
+		return exitFail
+	}
+	<-ctx.Done()
+	logger.Info("shutting down")
+	return exitOK
+}
+
+func parseFlags(args []string) (*options, error) {
+	o := &options{faultsSet: map[string]bool{}}
+	fs := flag.NewFlagSet("ecssnap-emu", flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	fs.Usage = func() {}
+	fs.StringVar(&o.scenario, "scenario", "", "")
+	fs.BoolVar(&o.demo, "demo", false, "")
+	fs.StringVar(&o.server.APIAddr, "api-listen", "127.0.0.1:0", "")
+	fs.StringVar(&o.server.IMDSAddr, "imds-listen", "127.0.0.1:0", "")
+	fs.StringVar(&o.server.AdminAddr, "admin-listen", "127.0.0.1:0", "")
+	fs.BoolVar(&o.server.TLS, "tls", false, "")
+	fs.StringVar(&o.server.CADir, "ca-dir", "", "")
+	fs.BoolVar(&o.virtualClock, "virtual-clock", false, "")
+	fs.Int64Var(&o.seed, "seed", 0, "")
+	fs.BoolVar(&o.verbose, "verbose", false, "")
+	fs.Func("latency", "", func(s string) error { return parseLatency(s, &o.faults) })
+	fs.Func("throttle-rate", "", rateFlag(&o.faults.ThrottleRate))
+	fs.Func("error-rate", "", rateFlag(&o.faults.ErrorRate))
+	fs.Func("drop-rate", "", rateFlag(&o.faults.DropRate))
+	fs.Func("rps", "", func(s string) error {
+		v, err := strconv.ParseFloat(s, 64)
+		if err != nil || v < 0 {
+			return fmt.Errorf("%q is not a positive number", s)
+		}
+		o.faults.RPS = v
+		return nil
+	})
+	fs.BoolVar(&o.faults.IMDSOutage, "imds-outage", false, "")
+	if err := fs.Parse(args); err != nil {
+		return nil, err
+	}
+	if fs.NArg() > 0 {
+		return nil, fmt.Errorf("unexpected argument %q", fs.Arg(0))
+	}
+	if o.demo && o.scenario != "" {
+		return nil, errors.New("--demo and --scenario are exclusive")
+	}
+	fs.Visit(func(f *flag.Flag) { o.faultsSet[f.Name] = true })
+	for name, addr := range map[string]string{"api-listen": o.server.APIAddr, "imds-listen": o.server.IMDSAddr, "admin-listen": o.server.AdminAddr} {
+		if err := ecsemu.CheckListenAddr(addr); err != nil {
+			return nil, fmt.Errorf("--%s: %w", name, err)
+		}
+	}
+	if o.server.CADir != "" && !o.server.TLS {
+		return nil, errors.New("--ca-dir needs --tls")
+	}
+	return o, nil
+}
+
+// applyFaultFlags overrides the scenario's faults with the flags given.
+func applyFaultFlags(f *ecsemu.Faults, o *options) {
+	set := o.faultsSet
+	if set["latency"] {
+		f.Latency, f.LatencyJitter = o.faults.Latency, o.faults.LatencyJitter
+	}
+	if set["throttle-rate"] {
+		f.ThrottleRate = o.faults.ThrottleRate
+	}
+	if set["rps"] {
+		f.RPS = o.faults.RPS
+	}
+	if set["error-rate"] {
+		f.ErrorRate = o.faults.ErrorRate
+	}
+	if set["drop-rate"] {
+		f.DropRate = o.faults.DropRate
+	}
+	if set["imds-outage"] {
+		f.IMDSOutage = o.faults.IMDSOutage
+	}
+}
+
+func parseLatency(s string, f *ecsemu.Faults) error {
+	base, jitter, hasJitter := strings.Cut(s, ",")
+	d, err := time.ParseDuration(base)
+	if err != nil || d < 0 {
+		return fmt.Errorf("latency %q is not a duration", base)
+	}
+	f.Latency = d
+	if hasJitter {
+		j, err := time.ParseDuration(jitter)
+		if err != nil || j < 0 {
+			return fmt.Errorf("latency jitter %q is not a duration", jitter)
+		}
+		f.LatencyJitter = j
+	}
+	return nil
+}
+
+func rateFlag(dst *float64) func(string) error {
+	return func(s string) error {
+		v, err := strconv.ParseFloat(s, 64)
+		if err != nil || v < 0 || v > 1 {
+			return fmt.Errorf("%q is not a rate between 0 and 1", s)
+		}
+		*dst = v
+		return nil
+	}
+}

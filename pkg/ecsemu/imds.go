@@ -1,0 +1,271 @@
+package ecsemu
+
+import (
+	"context"
+	"encoding/json"
+	"net"
+	"net/http"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// MetadataAddress is the production metadata service address. The emulator
+// answers proxy requests addressed to it, and can be bound to it inside a
+// private network namespace.
+const MetadataAddress = "100.100.100.200"
+
+// Token-mode ("security hardening") headers.
+const (
+	MetadataTokenHeader    = "X-aliyun-ecs-metadata-token"
+	MetadataTokenTTLHeader = "X-aliyun-ecs-metadata-token-ttl-seconds"
+	maxMetadataTokenTTL    = 21600
+)
+
+// metadataVersions are the version prefixes; both serve the same tree.
+var metadataVersions = []string{"2016-01-01", "latest"}
+
+// MetadataHandler serves the instance metadata service. It also answers
+// absolute-form requests ("GET http://100.100.100.200/latest/...") so that
+// a client whose HTTP_PROXY points at it reaches it as if on an instance.
+func (e *Emulator) MetadataHandler() http.Handler { return http.HandlerFunc(e.serveMetadata) }
+
+func (e *Emulator) serveMetadata(w http.ResponseWriter, r *http.Request) {
+	f := e.Faults()
+	if f.IMDSOutage {
+		// A listener-level outage is a refused connection (see Server);
+		// a bare handler can only cut the connection without an answer.
+		panic(http.ErrAbortHandler)
+	}
+	if f.IMDSLatency > 0 && !sleepCtx(r.Context(), f.IMDSLatency) {
+		return
+	}
+	path, ok := metadataPath(r)
+	if !ok {
+		http.Error(w, "ecsemu: as a proxy this server only answers http://"+MetadataAddress+"/", http.StatusBadGateway)
+		return
+	}
+	status, body := e.metadataAnswer(r, path)
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	w.WriteHeader(status)
+	_, _ = w.Write([]byte(body))
+	e.log.Debug("metadata", "method", r.Method, "path", path, "status", status)
+}
+
+// metadataPath returns the request path, accepting absolute-form requests
+// only for the metadata address.
+func metadataPath(r *http.Request) (string, bool) {
+	if r.Method == http.MethodConnect {
+		return "", false
+	}
+	if r.URL.IsAbs() {
+		host := r.URL.Host
+		if h, port, err := net.SplitHostPort(host); err == nil {
+			if port != "80" {
+				return "", false
+			}
+			host = h
+		}
+		if r.URL.Scheme != "http" || host != MetadataAddress {
+			return "", false
+		}
+	}
+	p := r.URL.Path
+	if p == "" {
+		p = "/"
+	}
+	return p, true
+}
+
+// metadataAnswer applies token mode and resolves the path.
+func (e *Emulator) metadataAnswer(r *http.Request, path string) (int, string) {
+	if len(r.Header.Values("X-Forwarded-For")) > 0 {
+		// The real service refuses anything that looks forwarded, so a
+		// proxy on the instance cannot launder requests to it.
+		return http.StatusForbidden, "Forbidden"
+	}
+	if e.sc.Metadata.Disabled {
+		return http.StatusForbidden, "Forbidden"
+	}
+	segs := strings.Split(strings.Trim(path, "/"), "/")
+	if len(segs) == 2 && slices.Contains(metadataVersions, segs[0]) && segs[1] == "api" ||
+		len(segs) == 3 && slices.Contains(metadataVersions, segs[0]) && segs[1] == "api" && segs[2] == "token" {
+		if r.Method != http.MethodPut || len(segs) != 3 {
+			return http.StatusMethodNotAllowed, "Method Not Allowed"
+		}
+		return e.issueMetadataToken(r)
+	}
+	if r.Method != http.MethodGet && r.Method != http.MethodHead {
+		return http.StatusMethodNotAllowed, "Method Not Allowed"
+	}
+	if status, ok := e.checkMetadataToken(r); !ok {
+		return status, http.StatusText(status)
+	}
+	body, ok := e.metadataLookup(path)
+	if !ok {
+		return http.StatusNotFound, "Not Found"
+	}
+	return http.StatusOK, body
+}
+
+func (e *Emulator) issueMetadataToken(r *http.Request) (int, string) {
+	ttl, err := strconv.Atoi(r.Header.Get(MetadataTokenTTLHeader))
+	if err != nil || ttl < 1 || ttl > maxMetadataTokenTTL {
+		return http.StatusBadRequest, "Bad Request"
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	now := e.clock.Now()
+	for t, exp := range e.mdTokens {
+		if !now.Before(exp) {
+			delete(e.mdTokens, t)
+		}
+	}
+	tok := e.randomToken(56)
+	e.mdTokens[tok] = now.Add(time.Duration(ttl) * time.Second)
+	return http.StatusOK, tok
+}
+
+// checkMetadataToken: a token, if sent, must be valid (401 otherwise);
+// without one, a GET is refused (403) only when the instance requires tokens.
+func (e *Emulator) checkMetadataToken(r *http.Request) (int, bool) {
+	tok := r.Header.Get(MetadataTokenHeader)
+	if tok == "" {
+		if e.sc.Metadata.TokenRequired {
+			return http.StatusForbidden, false
+		}
+		return 0, true
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	exp, ok := e.mdTokens[tok]
+	if !ok || !e.clock.Now().Before(exp) {
+		return http.StatusUnauthorized, false
+	}
+	return 0, true
+}
+
+// ExpireMetadataTokens invalidates every metadata token issued so far.
+func (e *Emulator) ExpireMetadataTokens() {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	clear(e.mdTokens)
+}
+
+// metadataLookup resolves a path to a leaf's text or a directory listing
+// (one entry per line, sub-directories with a trailing "/").
+func (e *Emulator) metadataLookup(path string) (string, bool) {
+	trimmed := strings.Trim(path, "/")
+	if trimmed == "" {
+		return strings.Join(metadataVersions, "\n"), true
+	}
+	segs := strings.Split(trimmed, "/")
+	if !slices.Contains(metadataVersions, segs[0]) {
+		return "", false
+	}
+	tree := e.metadataTree()
+	node := any(tree)
+	for _, s := range segs[1:] {
+		dir, ok := node.(mdDir)
+		if !ok {
+			return "", false
+		}
+		if node, ok = dir[s]; !ok {
+			return "", false
+		}
+	}
+	switch n := node.(type) {
+	case mdDir:
+		return n.listing(), true
+	case string:
+		if strings.HasSuffix(path, "/") {
+			return "", false
+		}
+		return n, true
+	}
+	return "", false
+}
+
+// mdDir is a metadata directory: names to sub-directories or leaf texts.
+type mdDir map[string]any
+
+func (d mdDir) listing() string {
+	names := make([]string, 0, len(d))
+	for name, child := range d {
+		if _, isDir := child.(mdDir); isDir {
+			name += "/"
+		}
+		names = append(names, name)
+	}
+	slices.Sort(names)
+	return strings.Join(names, "\n")
+}
+
+// metadataTree builds the tree from the current state.
+func (e *Emulator) metadataTree() mdDir {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	now := e.clock.Now()
+	sc := e.sc
+	in := e.instance.spec
+	disks := mdDir{}
+	for _, d := range e.disks {
+		if d.spec.Serial == "-" || d.spec.Detached {
+			continue
+		}
+		disks[d.spec.Serial] = mdDir{"id": d.spec.ID, "name": d.spec.Name}
+	}
+	creds := mdDir{}
+	if c := e.currentCredential(now); c != nil {
+		body, _ := json.Marshal(map[string]string{
+			"AccessKeyId":     c.AccessKeyID,
+			"AccessKeySecret": c.AccessKeySecret,
+			"Expiration":      c.Expiration.UTC().Format(stsTimeFormat),
+			"SecurityToken":   c.SecurityToken,
+			"LastUpdated":     c.Issued.UTC().Format(stsTimeFormat),
+			"Code":            "Success",
+		})
+		creds[sc.RAMRole.Name] = string(body)
+	}
+	doc, _ := json.Marshal(map[string]string{
+		"account-id":       sc.AccountID,
+		"owner-account-id": sc.AccountID,
+		"instance-id":      in.ID,
+		"region-id":        sc.Region,
+		"zone-id":          in.ZoneID,
+		"serial-number":    in.SerialNumber,
+		"instance-type":    in.Type,
+		"image-id":         in.ImageID,
+	})
+	metaData := mdDir{
+		"instance-id":      in.ID,
+		"region-id":        sc.Region,
+		"zone-id":          in.ZoneID,
+		"hostname":         in.Hostname,
+		"image-id":         in.ImageID,
+		"owner-account-id": sc.AccountID,
+		"serial-number":    in.SerialNumber,
+		"instance":         mdDir{"instance-type": in.Type},
+		"disks":            disks,
+	}
+	if sc.RAMRole != nil {
+		metaData["ram"] = mdDir{"security-credentials": creds}
+	}
+	return mdDir{
+		"meta-data": metaData,
+		"dynamic":   mdDir{"instance-identity": mdDir{"document": string(doc)}},
+	}
+}
+
+// sleepCtx waits d or until ctx ends; it reports whether d elapsed.
+func sleepCtx(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-ctx.Done():
+		return false
+	}
+}
