@@ -19,7 +19,15 @@ type nowFlags struct {
 	timeout                time.Duration
 	retentionDays          int
 	tags                   tagList
+	mounts                 stringList
+	allowInconsistent      bool
 }
+
+// stringList collects a repeated flag.
+type stringList []string
+
+func (l *stringList) String() string     { return strings.Join(*l, ",") }
+func (l *stringList) Set(v string) error { *l = append(*l, v); return nil }
 
 // tagList collects repeated --tag k=v flags.
 type tagList []cloud.Tag
@@ -50,6 +58,8 @@ func runNow(ctx context.Context, a *app, args []string) error {
 	fs.DurationVar(&f.timeout, "timeout", 0, "how long to wait for completion, a `DURATION` like 30m (default from config, 1h)")
 	fs.IntVar(&f.retentionDays, "retention-days", 0, "delete per-disk snapshots automatically after `N` days (1..65536)")
 	fs.Var(&f.tags, "tag", "extra tag `KEY=VALUE` (repeatable)")
+	fs.Var(&f.mounts, "mount", "snapshot the disks under the filesystem mounted at `PATH` (repeatable)")
+	fs.BoolVar(&f.allowInconsistent, "allow-inconsistent", false, "accept a filesystem spanning disks that cannot be captured at one point in time")
 	fs.BoolVar(&f.json, "json", false, "print JSON (NDJSON events then the result with --wait)")
 	fs.BoolVar(&f.dryRun, "dry-run", false, "show the plan, create nothing")
 	if help, err := parse(fs, args); help || err != nil {
@@ -89,7 +99,8 @@ func (f *nowFlags) request(terminal bool) (job.Request, error) {
 	// that want it say --wait.
 	wait := f.wait || (terminal && !f.noWait && !f.json)
 	return job.Request{
-		Reason: f.reason, Trigger: f.trigger, Disks: sel, Wait: wait && !f.dryRun,
+		Reason: f.reason, Trigger: f.trigger, Disks: sel, Mounts: f.mounts, AllowInconsistent: f.allowInconsistent,
+		Wait:    wait && !f.dryRun,
 		Timeout: f.timeout, RetentionDays: f.retentionDays, Tags: f.tags, DryRun: f.dryRun,
 	}, nil
 }

@@ -4,6 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
+	"strings"
 
 	"github.com/ecssnap/ecssnap/pkg/job"
 	"github.com/ecssnap/ecssnap/pkg/plan"
@@ -11,8 +13,11 @@ import (
 
 // runPlan shows what `now` would do: a dry run of the same engine.
 func runPlan(ctx context.Context, a *app, args []string) error {
-	fs := newFlags(a, "plan", "[--disks all|system|data|d-...] [--json]")
+	var mounts stringList
+	fs := newFlags(a, "plan", "[--disks DISKS] [--mount PATH]... [--json]")
 	disks := fs.String("disks", "all", "`DISKS` to snapshot: all, system, data, or comma-separated disk IDs")
+	fs.Var(&mounts, "mount", "snapshot the disks under the filesystem mounted at `PATH` (repeatable)")
+	allow := fs.Bool("allow-inconsistent", false, "accept a filesystem spanning disks that cannot be captured at one point in time")
 	jsonOut := fs.Bool("json", false, "print JSON")
 	if help, err := parse(fs, args); help || err != nil {
 		return err
@@ -21,22 +26,42 @@ func runPlan(ctx context.Context, a *app, args []string) error {
 	if err != nil {
 		return usagef("plan: %v", err)
 	}
-	res, err := a.engine(nil).Run(ctx, job.Request{Disks: sel, DryRun: true, Trigger: "plan"})
+	res, err := a.engine(nil).Run(ctx, job.Request{Disks: sel, Mounts: mounts, AllowInconsistent: *allow, DryRun: true, Trigger: "plan"})
 	if err != nil {
 		return err
 	}
-	p := res.Plan
 	if *jsonOut {
 		enc := json.NewEncoder(a.env.Stdout)
 		enc.SetIndent("", "  ")
-		return enc.Encode(p)
+		return enc.Encode(res.Plan)
 	}
-	fmt.Fprintf(a.env.Stdout, "Instance %s (%s)\n", res.InstanceID, res.ZoneID)
+	printPlan(a.env.Stdout, res)
+	return nil
+}
+
+func printPlan(w io.Writer, res *job.Result) {
+	p := res.Plan
+	fmt.Fprintf(w, "Instance %s (%s)\n", res.InstanceID, res.ZoneID)
 	for _, line := range p.Reasons {
-		fmt.Fprintf(a.env.Stdout, "  %s\n", line)
+		fmt.Fprintf(w, "  %s\n", line)
 	}
 	for _, x := range p.Excluded {
-		fmt.Fprintf(a.env.Stdout, "  %s: left out (%s)\n", x.DiskID, x.Reason)
+		fmt.Fprintf(w, "  %s: left out (%s)\n", x.DiskID, x.Reason)
 	}
-	return nil
+	if len(p.FreezeSet) > 0 {
+		var mps []string
+		for _, t := range p.FreezeSet {
+			mps = append(mps, t.MountPoint)
+		}
+		fmt.Fprintf(w, "  freeze, in this order: %s\n", strings.Join(mps, " "))
+	}
+	for _, s := range p.FreezeSkipped {
+		fmt.Fprintf(w, "  not frozen: %s (%s)\n", s.MountPoint, s.Reason)
+	}
+	if !p.LocalKnown {
+		fmt.Fprintln(w, "  the local disk layout is unknown: filesystems spanning disks cannot be recognised")
+	}
+	for _, warn := range res.Warnings {
+		fmt.Fprintf(w, "warning: %s\n", warn)
+	}
 }

@@ -8,6 +8,7 @@ import (
 	"github.com/ecssnap/ecssnap/pkg/cloud"
 	"github.com/ecssnap/ecssnap/pkg/imds"
 	"github.com/ecssnap/ecssnap/pkg/job"
+	"github.com/ecssnap/ecssnap/pkg/topology"
 )
 
 // metadataHost is the address credentials-go reaches the metadata service at;
@@ -60,8 +61,15 @@ func bypassProxyForMetadata(getenv func(string) string) {
 
 // engine wires a job engine from the configuration.
 func (a *app) engine(emit func(job.Event)) *job.Engine {
+	md := a.metadata()
 	return &job.Engine{
-		Metadata: a.metadata(),
+		Metadata: md,
+		Local: job.Local{
+			Discover:             topology.New(a.cfg.Root).Discover,
+			DiskSerials:          md.DiskSerials,
+			DeviceOverrides:      a.cfg.TestDeviceMap,
+			AllowDeviceOverrides: a.cfg.TestDeviceMapEnabled,
+		},
 		NewCloud: func(region string) (job.Cloud, error) {
 			return a.newCloud(region)
 		},

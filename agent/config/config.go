@@ -45,6 +45,12 @@ type Config struct {
 	GroupLimits plan.Limits   `yaml:"group_limits"`
 	WaitTimeout time.Duration `yaml:"wait_timeout"`
 
+	// TestDeviceMap maps local devices to disk IDs, bypassing serial
+	// matching. It exists so tests can map loop devices to emulator disks
+	// and is refused unless TestDeviceMapEnabled is also set.
+	TestDeviceMap        map[string]string `yaml:"test_device_map"`
+	TestDeviceMapEnabled bool              `yaml:"test_device_map_enabled"`
+
 	// Path is where the configuration was read from ("" when defaults only).
 	Path string `yaml:"-"`
 }

@@ -42,8 +42,10 @@ type Engine struct {
 	// NewCloud builds the ECS client once the region is known.
 	NewCloud func(region string) (Cloud, error)
 	Limits   plan.Limits
-	Now      func() time.Time
-	Logger   *slog.Logger
+	// Local reads the guest's disk layout; its zero value skips it.
+	Local  Local
+	Now    func() time.Time
+	Logger *slog.Logger
 	// Emit receives every event; it must not block for long.
 	Emit func(Event)
 	// Poll bounds the adaptive interval between progress checks.
@@ -109,11 +111,11 @@ func (r *run) execute(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	disks, err := r.inventory(ctx, id)
+	inv, err := r.inventory(ctx, id)
 	if err != nil {
 		return err
 	}
-	p, err := r.plan(id, disks)
+	p, err := r.plan(id, inv)
 	if err != nil {
 		return err
 	}
@@ -157,21 +159,23 @@ func (r *run) identify(ctx context.Context) (imds.Identity, error) {
 	return id, nil
 }
 
-func (r *run) inventory(ctx context.Context, id imds.Identity) ([]cloud.Disk, error) {
+func (r *run) inventory(ctx context.Context, id imds.Identity) (*Inventory, error) {
 	t := r.e.Now()
-	disks, err := r.cloud.DescribeDisks(ctx, id.InstanceID)
+	inv, err := r.e.inventory(ctx, id, r.cloud)
 	r.res.Timings.InventoryMS = r.since(t)
 	if err != nil {
-		return nil, fmt.Errorf("list the instance's disks: %w", err)
+		return nil, err
 	}
-	return disks, nil
+	r.res.Warnings = inv.Warnings
+	return inv, nil
 }
 
-func (r *run) plan(id imds.Identity, disks []cloud.Disk) (*plan.Plan, error) {
+func (r *run) plan(id imds.Identity, inv *Inventory) (*plan.Plan, error) {
 	t := r.e.Now()
 	p, err := plan.Build(plan.Input{
-		InstanceID: id.InstanceID, ZoneID: id.ZoneID, Disks: disks,
-		Selection: r.req.Disks, Limits: r.e.Limits,
+		InstanceID: id.InstanceID, ZoneID: id.ZoneID, Disks: inv.Disks,
+		Selection: r.req.Disks, Mounts: r.req.Mounts, Limits: r.e.Limits, Local: inv.Local,
+		AllowInconsistent: r.req.AllowInconsistent,
 	})
 	r.res.Timings.PlanMS = r.since(t)
 	if err != nil {
@@ -185,7 +189,7 @@ func (r *run) plan(id imds.Identity, disks []cloud.Disk) (*plan.Plan, error) {
 		method := p.Method(diskID)
 		sr := SnapshotResult{
 			DiskID: d.ID, DiskType: d.Type, Category: d.Category, SizeGiB: d.SizeGiB,
-			Method: string(method), State: StateCreating,
+			Device: p.Devices[d.ID], Method: string(method), State: StateCreating,
 		}
 		if method == plan.MethodPerDisk {
 			sr.ClientToken = ClientToken(r.res.JobID, d.ID)
@@ -209,6 +213,9 @@ func (r *run) tags() []cloud.Tag {
 		{Key: TagJob, Value: r.res.JobID},
 		{Key: TagTrigger, Value: TagValue(r.res.Trigger)},
 		{Key: TagConsistency, Value: r.res.Consistency},
+	}
+	if r.res.Plan != nil && r.res.Plan.Inconsistent {
+		tags = append(tags, cloud.Tag{Key: TagInconsistent, Value: "true"})
 	}
 	return append(tags, r.req.Tags...)
 }

@@ -21,6 +21,9 @@ const (
 	TagTrigger     = "ecssnap:trigger"
 	TagConsistency = "ecssnap:consistency"
 	TagDevice      = "ecssnap:device"
+	// TagInconsistent marks snapshots of a multi-disk filesystem taken at
+	// different moments, accepted with --allow-inconsistent.
+	TagInconsistent = "ecssnap:inconsistent"
 )
 
 // API limits on names, descriptions and tags (REFERENCE section 3).

@@ -9,14 +9,18 @@ import (
 
 // Request is what a caller asks of one job.
 type Request struct {
-	Reason        string
-	Trigger       string // manual, apt, dnf, ...; defaults to manual
-	Disks         plan.Selection
-	Wait          bool
-	Timeout       time.Duration // for waiting; 0 means the default
-	RetentionDays int           // per-disk snapshots only; 0 keeps them
-	Tags          []cloud.Tag   // user tags, validated
-	DryRun        bool
+	Reason  string
+	Trigger string // manual, apt, dnf, ...; defaults to manual
+	Disks   plan.Selection
+	Mounts  []string // --mount: the filesystems to snapshot (with their disks)
+	// AllowInconsistent accepts a filesystem spanning disks that can be
+	// neither grouped nor frozen; recorded in the result and the tags.
+	AllowInconsistent bool
+	Wait              bool
+	Timeout           time.Duration // for waiting; 0 means the default
+	RetentionDays     int           // per-disk snapshots only; 0 keeps them
+	Tags              []cloud.Tag   // user tags, validated
+	DryRun            bool
 }
 
 // Snapshot outcome states in a Result. Created means the create call was
@@ -81,6 +85,7 @@ type Result struct {
 	Finished    time.Time        `json:"finished"`
 	Outcome     string           `json:"outcome"` // succeeded, failed, partial, created, timed-out, planned
 	Error       string           `json:"error,omitempty"`
+	Warnings    []string         `json:"warnings,omitempty"`
 }
 
 // Event is one step of a job, for progress displays and NDJSON streams.

@@ -1,0 +1,125 @@
+package job
+
+import (
+	"context"
+	"fmt"
+	"path"
+
+	"github.com/ecssnap/ecssnap/pkg/cloud"
+	"github.com/ecssnap/ecssnap/pkg/imds"
+	"github.com/ecssnap/ecssnap/pkg/plan"
+	"github.com/ecssnap/ecssnap/pkg/topology"
+)
+
+// Inventory is the instance's disks as the cloud lists them, joined to the
+// guest's block devices and mounted filesystems.
+type Inventory struct {
+	Identity imds.Identity      `json:"identity"`
+	Disks    []cloud.Disk       `json:"disks"`
+	Mapping  *topology.Mapping  `json:"mapping,omitempty"`
+	Local    *plan.Local        `json:"local,omitempty"`
+	Topology *topology.Topology `json:"-"`
+	Warnings []string           `json:"warnings,omitempty"`
+}
+
+// Local describes how the engine reads the guest's disk layout.
+type Local struct {
+	// Discover reads /sys and mountinfo; nil skips local discovery, and
+	// filesystems spanning disks then go unrecognised.
+	Discover func() (*topology.Topology, error)
+	// DiskSerials is the metadata service's serial -> disk ID table.
+	DiskSerials func(ctx context.Context) (map[string]string, error)
+	// DeviceOverrides is the test seam of topology.JoinOptions.
+	DeviceOverrides      map[string]string
+	AllowDeviceOverrides bool
+}
+
+// Inventory identifies the instance and reads both sides of the disk map.
+func (e *Engine) Inventory(ctx context.Context) (*Inventory, error) {
+	e.defaults()
+	id, err := e.Metadata.Identity(ctx)
+	if err != nil {
+		return nil, err
+	}
+	cl, err := e.NewCloud(id.RegionID)
+	if err != nil {
+		return nil, err
+	}
+	return e.inventory(ctx, id, cl)
+}
+
+func (e *Engine) inventory(ctx context.Context, id imds.Identity, cl Cloud) (*Inventory, error) {
+	disks, err := cl.DescribeDisks(ctx, id.InstanceID)
+	if err != nil {
+		return nil, fmt.Errorf("list the instance's disks: %w", err)
+	}
+	inv := &Inventory{Identity: id, Disks: disks}
+	if e.Local.Discover == nil {
+		return inv, nil
+	}
+	topo, err := e.Local.Discover()
+	if err != nil {
+		// Without the local layout ecssnap cannot see filesystems that
+		// span disks; the plan says so rather than failing the job.
+		inv.Warnings = append(inv.Warnings, "local disk discovery failed: "+err.Error())
+		e.Logger.Warn("local disk discovery failed", "error", err)
+		return inv, nil
+	}
+	inv.Topology = topo
+	var serials map[string]string
+	if e.Local.DiskSerials != nil {
+		if serials, err = e.Local.DiskSerials(ctx); err != nil {
+			inv.Warnings = append(inv.Warnings, "disk serials from the metadata service: "+err.Error())
+		}
+	}
+	cds := make([]topology.CloudDisk, len(disks))
+	for i, d := range disks {
+		cds[i] = topology.CloudDisk{ID: d.ID, Serial: d.Serial, Category: d.Category, Type: d.Type, SizeGiB: d.SizeGiB, MultiAttach: d.MultiAttach}
+	}
+	m, err := topology.Join(topo, cds, topology.JoinOptions{
+		MetadataSerials: serials, DeviceOverrides: e.Local.DeviceOverrides,
+		AllowDeviceOverrides: e.Local.AllowDeviceOverrides, Logger: e.Logger,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("map cloud disks to local devices: %w", err)
+	}
+	inv.Mapping = m
+	inv.Warnings = append(inv.Warnings, m.Warnings...)
+	inv.Local = localView(topo, m)
+	return inv, nil
+}
+
+// localView turns the topology and the join into what the planner needs:
+// each mounted filesystem and the cloud disks below it.
+func localView(t *topology.Topology, m *topology.Mapping) *plan.Local {
+	l := &plan.Local{Devices: map[string]string{}}
+	for _, d := range m.Disks {
+		if d.Device != "" && d.Reason == "" {
+			l.Devices[d.Disk.ID] = d.Device
+		}
+	}
+	for _, mnt := range t.SuperblockMounts() {
+		fs := plan.Filesystem{
+			MountPoint: path.Clean(mnt.MountPoint), FSType: mnt.FSType, Source: mnt.Source,
+			Dev: mnt.Dev, ReadOnly: mnt.ReadOnly,
+		}
+		for _, other := range t.Mounts {
+			if other.Dev == mnt.Dev {
+				fs.Mounts = append(fs.Mounts, path.Clean(other.MountPoint))
+			}
+		}
+		devices, err := t.DisksUnder(mnt)
+		if err != nil {
+			fs.Err = err.Error()
+		}
+		for _, dev := range devices {
+			if dm, ok := m.ByDevice(dev); ok && dm.Reason == "" {
+				fs.Disks = append(fs.Disks, dm.Disk.ID)
+			} else {
+				fs.LocalOnly = append(fs.LocalOnly, dev)
+			}
+		}
+		l.Filesystems = append(l.Filesystems, fs)
+	}
+	return l
+}
