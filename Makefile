@@ -52,3 +52,9 @@ clean:
 # The main job against the built-in emulator, as a user would see it.
 demo: build
 	scripts/demo
+
+# Figures for the speed targets: discovery on the 64-disk fixture (target
+# under 20 ms per run) and the rest as the benchmarks grow.
+BENCHPKGS ?= ./pkg/topology/
+bench: deps
+	$(NETNS) $(GO) test -run '^$$' -bench . -benchmem $(BENCHPKGS)
