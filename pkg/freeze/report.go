@@ -1,0 +1,69 @@
+package freeze
+
+import "time"
+
+// Status is what happened to one mount.
+type Status string
+
+const (
+	// StatusFrozen: frozen by us (and, after Thaw, thawed by us again).
+	StatusFrozen Status = "frozen"
+	// StatusSkipped: never attempted; Reason says why (Classify, a bind mount
+	// of another target, the deadline reached before its turn).
+	StatusSkipped Status = "skipped"
+	// StatusAlreadyFrozenByOther: FIFREEZE said EBUSY. Someone else froze it;
+	// it was left as it was and is never thawed by us.
+	StatusAlreadyFrozenByOther Status = "already_frozen_by_other"
+	// StatusNotSupported: the filesystem cannot freeze (EOPNOTSUPP).
+	StatusNotSupported Status = "not_supported"
+	// StatusError: opening or freezing failed; Reason has the error.
+	StatusError Status = "error"
+)
+
+// MountResult is the outcome for one target.
+type MountResult struct {
+	Target Target
+	Status Status // empty until Freeze for mounts that will be tried
+	Reason string // why skipped, or the error text
+	// Thawed is true once our FITHAW on it succeeded (only for StatusFrozen).
+	Thawed bool
+	// FreezeTook and ThawTook are the durations of the two ioctls.
+	FreezeTook, ThawTook time.Duration
+}
+
+// Op is one ioctl issued by the helper, in the order it was issued.
+type Op struct {
+	Kind       string // "freeze" or "thaw"
+	MountPoint string
+	// Start and End are offsets from the start of the first FIFREEZE,
+	// measured on the helper's monotonic clock.
+	Start, End time.Duration
+	Err        string // "" on success
+}
+
+// Report describes a freeze session so far.
+type Report struct {
+	// Mounts holds every target given to Prepare: those to freeze in freeze
+	// order, then those skipped.
+	Mounts []MountResult
+	// Ops is every FIFREEZE and FITHAW in the order issued.
+	Ops []Op
+	// Held is the time from the start of the first FIFREEZE to the end of the
+	// last FITHAW, on the helper's monotonic clock; zero if nothing was frozen
+	// by us. Set by Thaw.
+	Held time.Duration
+	// ThawReason says why the helper thawed: "request" (Thaw or Close),
+	// "deadline", "parent-gone", "signal:<name>" or "protocol-error".
+	ThawReason string
+}
+
+// Frozen returns the mount points frozen by us, in freeze order.
+func (r Report) Frozen() []string {
+	var out []string
+	for _, m := range r.Mounts {
+		if m.Status == StatusFrozen {
+			out = append(out, m.Target.MountPoint)
+		}
+	}
+	return out
+}
