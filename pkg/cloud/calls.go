@@ -4,6 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"net"
+	"sync"
 
 	"github.com/aliyun/alibaba-cloud-sdk-go/sdk/requests"
 	"github.com/aliyun/alibaba-cloud-sdk-go/services/ecs"
@@ -305,4 +307,48 @@ func (c *Client) TagSnapshots(ctx context.Context, ids []string, tags []Tag) err
 		}
 	}
 	return nil
+}
+
+// Preflight readies the client for a create that must be fast (inside a
+// freeze window): it refreshes the credentials, resolves and pins the
+// endpoint's addresses, and opens conns connections with that many
+// concurrent reads, so the creates need no DNS lookup and no TLS handshake.
+// The reads list the instance's snapshots still in progress, which the
+// caller checks against disks that allow one snapshot task at a time.
+func (c *Client) Preflight(ctx context.Context, instanceID string, conns int) ([]Snapshot, error) {
+	if _, err := c.creds.GetCredentials(); err != nil {
+		return nil, &APIError{Action: "Preflight", Kind: KindNoCredentials, Err: err}
+	}
+	port := "443"
+	if c.scheme == "http" {
+		port = "80"
+	}
+	addr := c.host
+	if _, _, err := net.SplitHostPort(addr); err != nil {
+		addr = net.JoinHostPort(addr, port)
+	}
+	if err := c.dialer.Resolve(ctx, addr); err != nil {
+		return nil, &APIError{Action: "Preflight", Resource: c.host, Kind: KindTransport, Err: err}
+	}
+	conns = max(conns, 1)
+	results := make([][]Snapshot, conns)
+	errs := make([]error, conns)
+	var wg sync.WaitGroup
+	for i := range conns {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			results[i], errs[i] = c.listSnapshots(ctx, func(req *ecs.DescribeSnapshotsRequest) {
+				req.InstanceId = instanceID
+				req.Status = StatusProgressing
+			})
+		}()
+	}
+	wg.Wait()
+	for _, err := range errs {
+		if err != nil {
+			return nil, err
+		}
+	}
+	return results[0], nil
 }

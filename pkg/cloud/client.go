@@ -12,7 +12,6 @@ import (
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
-	"net"
 	"net/http"
 	"net/url"
 	"strings"
@@ -44,6 +43,7 @@ type Config struct {
 // Client is safe for concurrent use.
 type Client struct {
 	cfg    Config
+	dialer *pinnedDialer
 	scheme string
 	host   string
 	tr     http.RoundTripper
@@ -97,10 +97,11 @@ func New(cfg Config) (*Client, error) {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
 	tr := cfg.Transport
+	dialer := newPinnedDialer(cfg.ConnectTimeout)
 	if tr == nil {
 		tr = &http.Transport{
 			Proxy:                 http.ProxyFromEnvironment,
-			DialContext:           (&net.Dialer{Timeout: cfg.ConnectTimeout, KeepAlive: 30 * time.Second}).DialContext,
+			DialContext:           dialer.DialContext,
 			TLSHandshakeTimeout:   cfg.ConnectTimeout,
 			ResponseHeaderTimeout: cfg.ReadTimeout,
 			MaxIdleConns:          32,
@@ -111,6 +112,7 @@ func New(cfg Config) (*Client, error) {
 	}
 	return &Client{
 		cfg:    cfg,
+		dialer: dialer,
 		scheme: scheme,
 		host:   host,
 		tr:     tr,

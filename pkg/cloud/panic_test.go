@@ -53,7 +53,7 @@ func TestSDKPanicBecomesError(t *testing.T) {
 type panickingSource struct{}
 
 func (panickingSource) GetCredentials() (*providers.Credentials, error) { panic("no Code in document") }
-func (panickingSource) GetProviderName() string                       { return "panicky" }
+func (panickingSource) GetProviderName() string                         { return "panicky" }
 
 type failingSource struct{ n *int }
 
