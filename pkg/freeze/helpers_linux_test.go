@@ -14,8 +14,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/ecssnap/ecssnap/pkg/freeze/internal/loopfs"
 	"github.com/ecssnap/ecssnap/pkg/freeze/ioctl"
+	"github.com/ecssnap/ecssnap/pkg/loopfs"
 	"github.com/ecssnap/ecssnap/pkg/testenv"
 )
 

@@ -10,7 +10,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/ecssnap/ecssnap/pkg/freeze/internal/loopfs"
+	"github.com/ecssnap/ecssnap/pkg/loopfs"
 )
 
 // killDeadline is the short freeze deadline of the kill tests.

@@ -10,7 +10,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/ecssnap/ecssnap/pkg/freeze/internal/loopfs"
+	"github.com/ecssnap/ecssnap/pkg/loopfs"
 )
 
 // deadProcess returns the identity of a process that has exited.

@@ -10,7 +10,7 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/ecssnap/ecssnap/pkg/freeze/internal/loopfs"
+	"github.com/ecssnap/ecssnap/pkg/loopfs"
 )
 
 const (

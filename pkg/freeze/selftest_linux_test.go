@@ -7,7 +7,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/ecssnap/ecssnap/pkg/freeze/internal/loopfs"
+	"github.com/ecssnap/ecssnap/pkg/loopfs"
 	"github.com/ecssnap/ecssnap/pkg/testenv"
 )
 

@@ -13,7 +13,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/ecssnap/ecssnap/pkg/freeze/internal/loopfs"
+	"github.com/ecssnap/ecssnap/pkg/loopfs"
 )
 
 // writeRecord is one append by the writer role: wall-clock times taken

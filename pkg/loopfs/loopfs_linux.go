@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/ecssnap/ecssnap/pkg/freeze/ioctl"
+	"github.com/ecssnap/ecssnap/pkg/topology"
 )
 
 // FS is a filesystem on one or more loop devices, mounted below Dir.
@@ -219,22 +220,23 @@ func (fs *FS) CheckOwned() error {
 	return nil
 }
 
-// lookup returns the topmost mount at mp.
-func lookup(mp string) (Mount, error) {
+// lookup returns the topmost mount at mp. Malformed mountinfo is an error:
+// a safety check must not skip what it cannot read.
+func lookup(mp string) (topology.Mount, error) {
 	data, err := os.ReadFile("/proc/self/mountinfo")
 	if err != nil {
-		return Mount{}, fmt.Errorf("read mountinfo: %w", err)
+		return topology.Mount{}, fmt.Errorf("read mountinfo: %w", err)
 	}
-	ms, err := parseMountInfo(string(data))
+	ms, err := topology.ParseMountInfo(data)
 	if err != nil {
-		return Mount{}, err
+		return topology.Mount{}, err
 	}
 	for i := len(ms) - 1; i >= 0; i-- {
 		if ms[i].MountPoint == mp {
 			return ms[i], nil
 		}
 	}
-	return Mount{}, fmt.Errorf("%s is not a mount point", mp)
+	return topology.Mount{}, fmt.Errorf("%s is not a mount point", mp)
 }
 
 // Destroy thaws (in case a test left it frozen), unmounts, detaches and
