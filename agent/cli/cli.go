@@ -113,6 +113,7 @@ func Run(ctx context.Context, args []string, env Env) int {
 		return fail(env.Stderr, err)
 	}
 	a := &app{env: env, cfg: cfg, logger: newLogger(env.Stderr, env.Getenv("ECSSNAP_LOG_LEVEL"))}
+	a.recoverFreeze(ctx)
 	if err := cmd.run(ctx, a, rest); err != nil {
 		return fail(env.Stderr, err)
 	}

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"net"
 	"os"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
@@ -14,10 +15,15 @@ import (
 	"github.com/ecssnap/ecssnap/agent/cli"
 	"github.com/ecssnap/ecssnap/pkg/ecsemu"
 	"github.com/ecssnap/ecssnap/pkg/ecsemu/ecsemutest"
+	"github.com/ecssnap/ecssnap/pkg/freeze"
 	"github.com/ecssnap/ecssnap/pkg/job"
 )
 
 func TestMain(m *testing.M) {
+	// The engine re-executes this test binary as the freeze helper.
+	if os.Getenv(freeze.HelperEnv) != "" {
+		os.Exit(freeze.RunHelper())
+	}
 	// credentials-go's default chain ends at the real metadata address;
 	// tests must never reach for it (the production-defaults child, which
 	// runs in a private namespace, clears this).
@@ -39,10 +45,13 @@ func newHarness(t *testing.T, opts ...ecsemutest.Option) *harness {
 	t.Setenv("ALIBABA_CLOUD_ACCESS_KEY_ID", env.AccessKeyID)
 	t.Setenv("ALIBABA_CLOUD_ACCESS_KEY_SECRET", env.AccessKeySecret)
 	t.Setenv("HOME", t.TempDir())
+	// The emulator's disks are not this machine's, so nothing could be
+	// frozen: these tests ask for crash consistency (freezing has its own).
 	return &harness{t: t, env: env, vars: map[string]string{
 		"ECSSNAP_METADATA_ENDPOINT": env.IMDSURL,
 		"ECSSNAP_API_ENDPOINT":      env.APIURL,
-		"ECSSNAP_CONFIG":            "/dev/null",
+		"ECSSNAP_CONFIG":            writeConfig(t, "consistency: crash\n"),
+		"ECSSNAP_FREEZE_JOURNAL":    filepath.Join(t.TempDir(), "freeze.json"),
 	}}
 }
 

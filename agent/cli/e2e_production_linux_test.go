@@ -22,7 +22,8 @@ import (
 // namespaces.
 const childEnv = "ECSSNAP_E2E_PRODUCTION_CHILD"
 
-// TestProductionDefaults runs snapshot-now with no override at all: the
+// TestProductionDefaults runs snapshot-now with no override at all (crash
+// consistency: the emulator's disks are not this machine's): the
 // metadata service at 100.100.100.200:80, the API at
 // https://ecs-vpc.<region>.aliyuncs.com, credentials from the RAM role through
 // credentials-go. The real addresses exist only inside a private network
@@ -112,7 +113,7 @@ func TestProductionDefaultsChild(t *testing.T) {
 	t.Setenv("SSL_CERT_FILE", srv.CAFile)
 
 	var stdout, stderr bytes.Buffer
-	code := cli.Run(context.Background(), []string{"snapshot-now", "--wait", "--json", "--reason", "production defaults"},
+	code := cli.Run(context.Background(), []string{"snapshot-now", "--wait", "--json", "--consistency", "crash", "--reason", "production defaults"},
 		cli.Env{Stdout: &stdout, Stderr: &stderr, Getenv: os.Getenv, Now: time.Now})
 	if code != cli.ExitOK {
 		t.Fatalf("exit %d\nstdout: %s\nstderr: %s", code, stdout.String(), stderr.String())

@@ -9,6 +9,7 @@ import (
 	"github.com/ecssnap/ecssnap/agent/config"
 	"github.com/ecssnap/ecssnap/pkg/cloud"
 	"github.com/ecssnap/ecssnap/pkg/imds"
+	"github.com/ecssnap/ecssnap/pkg/job"
 	"github.com/ecssnap/ecssnap/pkg/plan"
 )
 
@@ -26,6 +27,8 @@ func exitCode(err error) int {
 		ce  *config.Error
 		un  *imds.UnreachableError
 		nth *plan.NothingToDoError
+		deg *job.DegradedError
+		pe  *permissionError
 	)
 	switch {
 	case err == nil:
@@ -38,6 +41,10 @@ func exitCode(err error) int {
 		return ExitUnavailable
 	case errors.As(err, &nth):
 		return ExitFailed
+	case errors.As(err, &deg):
+		return ExitDegraded
+	case errors.As(err, &pe):
+		return ExitPermission
 	}
 	switch cloud.KindOf(err) {
 	case cloud.KindThrottled, cloud.KindServer, cloud.KindTransport, cloud.KindInProgress:

@@ -21,6 +21,7 @@ type nowFlags struct {
 	tags                   tagList
 	mounts                 stringList
 	allowInconsistent      bool
+	consistency, require   string
 }
 
 // stringList collects a repeated flag.
@@ -58,12 +59,17 @@ func runNow(ctx context.Context, a *app, args []string) error {
 	fs.DurationVar(&f.timeout, "timeout", 0, "how long to wait for completion, a `DURATION` like 30m (default from config, 1h)")
 	fs.IntVar(&f.retentionDays, "retention-days", 0, "delete per-disk snapshots automatically after `N` days (1..65536)")
 	fs.Var(&f.tags, "tag", "extra tag `KEY=VALUE` (repeatable)")
+	fs.StringVar(&f.consistency, "consistency", "", "desired `LEVEL`: crash, fs (filesystems frozen) or app (hooks too); default fs where freezing is possible")
+	fs.StringVar(&f.require, "require", "crash", "minimum `LEVEL`: below it the job fails")
 	fs.Var(&f.mounts, "mount", "snapshot the disks under the filesystem mounted at `PATH` (repeatable)")
 	fs.BoolVar(&f.allowInconsistent, "allow-inconsistent", false, "accept a filesystem spanning disks that cannot be captured at one point in time")
 	fs.BoolVar(&f.json, "json", false, "print JSON (NDJSON events then the result with --wait)")
 	fs.BoolVar(&f.dryRun, "dry-run", false, "show the plan, create nothing")
 	if help, err := parse(fs, args); help || err != nil {
 		return err
+	}
+	if f.consistency == "" {
+		f.consistency = a.cfg.Consistency
 	}
 	req, err := f.request(a.env.IsTerminal)
 	if err != nil {
@@ -95,12 +101,23 @@ func (f *nowFlags) request(terminal bool) (job.Request, error) {
 	if err != nil {
 		return job.Request{}, usagef("now: %v", err)
 	}
+	desired, err := job.ParseLevel(f.consistency)
+	if err != nil {
+		return job.Request{}, usagef("now: --%v", err)
+	}
+	required, err := job.ParseLevel(f.require)
+	if err != nil {
+		return job.Request{}, usagef("now: --require: %v", err)
+	}
+	if desired != job.LevelDefault && desired < required {
+		return job.Request{}, usagef("now: --consistency %s is below --require %s", desired, required)
+	}
 	// Waiting is the default where a person watches; scripts and hooks
 	// that want it say --wait.
 	wait := f.wait || (terminal && !f.noWait && !f.json)
 	return job.Request{
 		Reason: f.reason, Trigger: f.trigger, Disks: sel, Mounts: f.mounts, AllowInconsistent: f.allowInconsistent,
-		Wait:    wait && !f.dryRun,
+		Consistency: desired, Require: required, Wait: wait && !f.dryRun,
 		Timeout: f.timeout, RetentionDays: f.retentionDays, Tags: f.tags, DryRun: f.dryRun,
 	}, nil
 }

@@ -177,6 +177,9 @@ func summary(res *job.Result) string {
 		fmt.Fprintf(&b, " (%d retries)", res.Retries)
 	}
 	fmt.Fprintf(&b, "; consistency: %s", res.Consistency)
+	if f := res.Freeze; f != nil && len(f.Frozen) > 0 {
+		fmt.Fprintf(&b, " (%d filesystems frozen for %d ms)", len(f.Frozen), f.HeldMS)
+	}
 	return b.String()
 }
 

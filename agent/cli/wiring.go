@@ -2,10 +2,13 @@ package cli
 
 import (
 	"context"
+	"errors"
 	"os"
 	"strings"
 
 	"github.com/ecssnap/ecssnap/pkg/cloud"
+	"github.com/ecssnap/ecssnap/pkg/freeze"
+	"github.com/ecssnap/ecssnap/pkg/hooks"
 	"github.com/ecssnap/ecssnap/pkg/imds"
 	"github.com/ecssnap/ecssnap/pkg/job"
 	"github.com/ecssnap/ecssnap/pkg/topology"
@@ -73,11 +76,50 @@ func (a *app) engine(emit func(job.Event)) *job.Engine {
 		NewCloud: func(region string) (job.Cloud, error) {
 			return a.newCloud(region)
 		},
+		Freezing: a.freezing(),
+		Hooks: &hooks.Runner{Dir: a.cfg.Hooks.Dir, ScriptTimeout: a.cfg.Hooks.ScriptTimeout,
+			TotalTimeout: a.cfg.Hooks.TotalTimeout, Logger: a.logger},
 		Limits:         a.cfg.GroupLimits,
 		Now:            a.env.Now,
 		Logger:         a.logger,
 		Emit:           emit,
 		DefaultTimeout: a.cfg.WaitTimeout,
+	}
+}
+
+// freezing returns the freeze configuration. The ioctls need root
+// (CAP_SYS_ADMIN); that is checked when a job is about to freeze, so that
+// `ecssnap plan` shows every user what `sudo snapshot-now` would do.
+func (a *app) freezing() job.Freezing {
+	return job.Freezing{
+		// "" re-executes /proc/self/exe, which stays valid even if a
+		// package upgrade replaces the binary meanwhile.
+		Freezer:     freeze.NewHelperFreezer("", a.logger),
+		Deadline:    a.cfg.Freeze.Deadline,
+		JournalPath: a.cfg.Freeze.Journal,
+		Check: func() error {
+			if os.Geteuid() != 0 {
+				return &permissionError{"freezing filesystems needs root: run it with sudo, or pass --consistency crash"}
+			}
+			return nil
+		},
+	}
+}
+
+// permissionError is refused for lack of privilege; exit 77.
+type permissionError struct{ msg string }
+
+func (e *permissionError) Error() string { return e.msg }
+
+// recoverFreeze thaws whatever a crashed ecssnap left frozen: every start
+// does this before anything else.
+func (a *app) recoverFreeze(ctx context.Context) {
+	rep, err := freeze.Recover(ctx, a.cfg.Freeze.Journal, a.logger)
+	switch {
+	case err != nil && !errors.Is(err, errors.ErrUnsupported):
+		a.logger.Warn("freeze journal recovery failed", "journal", a.cfg.Freeze.Journal, "error", err)
+	case rep.Action == freeze.RecoverThawed:
+		a.logger.Warn("thawed filesystems a previous ecssnap left frozen", "job", rep.JobID, "mounts", len(rep.Mounts))
 	}
 }
 

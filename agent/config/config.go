@@ -41,7 +41,12 @@ type Config struct {
 	Socket   string `yaml:"socket"`
 	StateDir string `yaml:"state_dir"`
 
+	// Consistency is the default desired level (crash, fs or app); empty
+	// means fs where freezing is possible.
+	Consistency string        `yaml:"consistency"`
 	API         APIConfig     `yaml:"api"`
+	Freeze      FreezeConfig  `yaml:"freeze"`
+	Hooks       HooksConfig   `yaml:"hooks"`
 	GroupLimits plan.Limits   `yaml:"group_limits"`
 	WaitTimeout time.Duration `yaml:"wait_timeout"`
 
@@ -62,6 +67,21 @@ type APIConfig struct {
 	RetryBudget    time.Duration `yaml:"retry_budget"`
 }
 
+// FreezeConfig tunes freezing.
+type FreezeConfig struct {
+	// Deadline is the longest filesystems stay frozen (capped at 60 s).
+	Deadline time.Duration `yaml:"deadline"`
+	// Journal records what is frozen; it must be on tmpfs.
+	Journal string `yaml:"journal"`
+}
+
+// HooksConfig says where the hook scripts are and how long they may run.
+type HooksConfig struct {
+	Dir           string        `yaml:"dir"`
+	ScriptTimeout time.Duration `yaml:"script_timeout"`
+	TotalTimeout  time.Duration `yaml:"total_timeout"`
+}
+
 // Error is a configuration problem; the CLI exits 78 on it.
 type Error struct{ Err error }
 
@@ -77,6 +97,8 @@ func Defaults() Config {
 		StateDir:         DefaultStateDir,
 		GroupLimits:      plan.DefaultLimits,
 		WaitTimeout:      time.Hour,
+		Freeze:           FreezeConfig{Deadline: 10 * time.Second, Journal: "/run/ecssnap/freeze.json"},
+		Hooks:            HooksConfig{Dir: "/etc/ecssnap/hooks.d", ScriptTimeout: time.Minute, TotalTimeout: 5 * time.Minute},
 		API: APIConfig{
 			ConnectTimeout: 3 * time.Second,
 			ReadTimeout:    10 * time.Second,
@@ -126,6 +148,8 @@ func applyEnv(cfg *Config, getenv func(string) string) {
 		"ECSSNAP_ROOT":              &cfg.Root,
 		"ECSSNAP_SOCKET":            &cfg.Socket,
 		"ECSSNAP_STATE_DIR":         &cfg.StateDir,
+		"ECSSNAP_FREEZE_JOURNAL":    &cfg.Freeze.Journal,
+		"ECSSNAP_HOOKS_DIR":         &cfg.Hooks.Dir,
 	} {
 		if v := getenv(key); v != "" {
 			*dst = v
@@ -136,6 +160,14 @@ func applyEnv(cfg *Config, getenv func(string) string) {
 func (c Config) validate() error {
 	if !strings.HasPrefix(c.MetadataEndpoint, "http://") && !strings.HasPrefix(c.MetadataEndpoint, "https://") {
 		return &Error{fmt.Errorf("metadata_endpoint %q must be an http:// or https:// URL", c.MetadataEndpoint)}
+	}
+	switch c.Consistency {
+	case "", "crash", "fs", "app":
+	default:
+		return &Error{fmt.Errorf("consistency %q: want crash, fs or app", c.Consistency)}
+	}
+	if c.Freeze.Deadline <= 0 || c.Freeze.Deadline > 60*time.Second {
+		return &Error{fmt.Errorf("freeze.deadline %s must be between 1s and 60s", c.Freeze.Deadline)}
 	}
 	if c.GroupLimits.MaxDisks < 0 || c.GroupLimits.MaxGiB < 0 {
 		return &Error{fmt.Errorf("group_limits must not be negative")}

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/ecssnap/ecssnap/pkg/cloud"
+	"github.com/ecssnap/ecssnap/pkg/hooks"
 	"github.com/ecssnap/ecssnap/pkg/imds"
 	"github.com/ecssnap/ecssnap/pkg/plan"
 )
@@ -27,6 +28,7 @@ type Cloud interface {
 	DescribeSnapshots(ctx context.Context, ids []string) ([]cloud.Snapshot, error)
 	DescribeSnapshotGroups(ctx context.Context, instanceID string, ids []string) ([]cloud.SnapshotGroup, error)
 	TagSnapshots(ctx context.Context, ids []string, tags []cloud.Tag) error
+	Preflight(ctx context.Context, instanceID string, conns int) ([]cloud.Snapshot, error)
 	CallCount() int64
 	RetryCount() int64
 }
@@ -43,7 +45,11 @@ type Engine struct {
 	NewCloud func(region string) (Cloud, error)
 	Limits   plan.Limits
 	// Local reads the guest's disk layout; its zero value skips it.
-	Local  Local
+	Local Local
+	// Freezing freezes filesystems; its zero value cannot.
+	Freezing Freezing
+	// Hooks runs the hook scripts; nil runs none.
+	Hooks  HookRunner
 	Now    func() time.Time
 	Logger *slog.Logger
 	// Emit receives every event; it must not block for long.
@@ -66,6 +72,10 @@ type run struct {
 	start  time.Time
 	byDisk map[string]*SnapshotResult
 	mu     sync.Mutex // guards res.Snapshots entries during parallel creates
+
+	evMu    sync.Mutex
+	holding bool // events are queued while filesystems are frozen
+	held    []Event
 }
 
 // Run executes req. It always returns a Result describing what happened,
@@ -78,7 +88,7 @@ func (e *Engine) Run(ctx context.Context, req Request) (*Result, error) {
 	r := &run{e: e, req: req, start: e.Now()}
 	r.res = &Result{
 		JobID: NewID(r.start), Trigger: req.Trigger, Reason: req.Reason,
-		Consistency: "crash", DryRun: req.DryRun, Waited: req.Wait, Started: r.start,
+		Consistency: LevelCrash.String(), DryRun: req.DryRun, Waited: req.Wait, Started: r.start,
 	}
 	err := r.execute(ctx)
 	r.finish(err)
@@ -115,23 +125,81 @@ func (r *run) execute(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	p, err := r.plan(id, inv)
+	desired, required := r.levels()
+	r.res.Desired, r.res.Required = desired.String(), required.String()
+	if required >= LevelFS && r.e.Freezing.Freezer == nil {
+		return &BelowRequiredError{Achieved: LevelCrash, Required: required, Why: "freezing is not possible here (it needs root on Linux)"}
+	}
+	p, err := r.plan(id, inv, desired >= LevelFS && r.e.Freezing.Freezer != nil)
 	if err != nil {
 		return err
 	}
+	ceiling, why := r.ceiling(p, desired)
+	r.res.Consistency = ceiling.String()
 	if r.req.DryRun {
 		for i := range r.res.Snapshots {
 			r.res.Snapshots[i].State = StatePlanned
 		}
 		return nil
 	}
-	if err := r.create(ctx, p); err != nil {
+	if ceiling < required {
+		return &BelowRequiredError{Achieved: ceiling, Required: required, Why: why}
+	}
+	if err := r.preflight(ctx, p); err != nil {
 		return err
 	}
-	if !r.req.Wait {
-		return nil
+	level, why, err := r.window(ctx, p, ceiling, why)
+	r.settle(ctx, level)
+	if err == nil && r.req.Wait {
+		err = r.wait(ctx)
 	}
-	return r.wait(ctx)
+	switch {
+	case err != nil:
+	case level < required:
+		err = &BelowRequiredError{Achieved: level, Required: required, Why: why, Created: true}
+	case level < desired:
+		err = &DegradedError{Achieved: level, Desired: desired, Why: why}
+	}
+	r.finalHooks(ctx, p, err)
+	return err
+}
+
+// settle records the level reached; when it is lower than the one the
+// snapshots were tagged with at create time, their tags are corrected.
+func (r *run) settle(ctx context.Context, level Level) {
+	tagged := r.res.Consistency
+	r.res.Consistency = level.String()
+	if tagged == r.res.Consistency {
+		return
+	}
+	var ids []string
+	for _, s := range r.res.Snapshots {
+		if s.SnapshotID != "" {
+			ids = append(ids, s.SnapshotID)
+		}
+	}
+	if len(ids) == 0 {
+		return
+	}
+	if err := r.cloud.TagSnapshots(ctx, ids, []cloud.Tag{{Key: TagConsistency, Value: r.res.Consistency}}); err != nil {
+		r.e.Logger.Warn("could not correct the consistency tag", "level", r.res.Consistency, "error", err)
+	}
+}
+
+// finalHooks runs post-complete after success, on-failure otherwise.
+func (r *run) finalHooks(ctx context.Context, p *plan.Plan, err error) {
+	if r.e.Hooks == nil {
+		return
+	}
+	phase := hooks.PostComplete
+	var (
+		timeout  *WaitTimeoutError
+		degraded *DegradedError
+	)
+	if err != nil && !errors.As(err, &timeout) && !errors.As(err, &degraded) {
+		phase = hooks.OnFailure
+	}
+	r.res.Hooks = append(r.res.Hooks, r.e.Hooks.Run(context.WithoutCancel(ctx), phase, r.hookEnv(p)))
 }
 
 // since returns the milliseconds from t to now.
@@ -140,6 +208,13 @@ func (r *run) since(t time.Time) int64 { return r.e.Now().Sub(t).Milliseconds() 
 func (r *run) emit(ev Event) {
 	ev.Time = r.e.Now()
 	ev.Job = r.res.JobID
+	r.evMu.Lock()
+	if r.holding {
+		r.held = append(r.held, ev)
+		r.evMu.Unlock()
+		return
+	}
+	r.evMu.Unlock()
 	r.e.Emit(ev)
 }
 
@@ -170,12 +245,12 @@ func (r *run) inventory(ctx context.Context, id imds.Identity) (*Inventory, erro
 	return inv, nil
 }
 
-func (r *run) plan(id imds.Identity, inv *Inventory) (*plan.Plan, error) {
+func (r *run) plan(id imds.Identity, inv *Inventory, freezing bool) (*plan.Plan, error) {
 	t := r.e.Now()
 	p, err := plan.Build(plan.Input{
 		InstanceID: id.InstanceID, ZoneID: id.ZoneID, Disks: inv.Disks,
 		Selection: r.req.Disks, Mounts: r.req.Mounts, Limits: r.e.Limits, Local: inv.Local,
-		AllowInconsistent: r.req.AllowInconsistent,
+		AllowInconsistent: r.req.AllowInconsistent, Freeze: freezing,
 	})
 	r.res.Timings.PlanMS = r.since(t)
 	if err != nil {
@@ -361,12 +436,17 @@ func (r *run) finish(err error) {
 			created++
 		}
 	}
-	var timeout *WaitTimeoutError
+	var (
+		timeout  *WaitTimeoutError
+		degraded *DegradedError
+	)
 	switch {
 	case r.req.DryRun && err == nil:
 		r.res.Outcome = "planned"
 	case errors.As(err, &timeout):
 		r.res.Outcome = "timed-out"
+	case errors.As(err, &degraded):
+		r.res.Outcome = "degraded"
 	case err != nil && created > 0:
 		r.res.Outcome = "partial"
 	case err != nil:

@@ -4,6 +4,7 @@ import (
 	"time"
 
 	"github.com/ecssnap/ecssnap/pkg/cloud"
+	"github.com/ecssnap/ecssnap/pkg/hooks"
 	"github.com/ecssnap/ecssnap/pkg/plan"
 )
 
@@ -16,11 +17,15 @@ type Request struct {
 	// AllowInconsistent accepts a filesystem spanning disks that can be
 	// neither grouped nor frozen; recorded in the result and the tags.
 	AllowInconsistent bool
-	Wait              bool
-	Timeout           time.Duration // for waiting; 0 means the default
-	RetentionDays     int           // per-disk snapshots only; 0 keeps them
-	Tags              []cloud.Tag   // user tags, validated
-	DryRun            bool
+	// Consistency is the level wanted (LevelDefault: fs where freezing is
+	// possible); Require the minimum below which the job fails.
+	Consistency   Level
+	Require       Level
+	Wait          bool
+	Timeout       time.Duration // for waiting; 0 means the default
+	RetentionDays int           // per-disk snapshots only; 0 keeps them
+	Tags          []cloud.Tag   // user tags, validated
+	DryRun        bool
 }
 
 // Snapshot outcome states in a Result. Created means the create call was
@@ -57,8 +62,10 @@ type Timings struct {
 	InventoryMS int64 `json:"inventory_ms"`
 	PlanMS      int64 `json:"plan_ms"`
 	CreateMS    int64 `json:"create_ms"`
-	WaitMS      int64 `json:"wait_ms"`
-	TotalMS     int64 `json:"total_ms"`
+	// FrozenMS is how long filesystems were frozen (freeze.held_ms).
+	FrozenMS int64 `json:"frozen_ms"`
+	WaitMS   int64 `json:"wait_ms"`
+	TotalMS  int64 `json:"total_ms"`
 	// ToCreatedMS is from the start of the job to the last create accepted.
 	ToCreatedMS int64 `json:"to_created_ms"`
 }
@@ -71,7 +78,11 @@ type Result struct {
 	ZoneID      string           `json:"zone_id,omitempty"`
 	Trigger     string           `json:"trigger"`
 	Reason      string           `json:"reason,omitempty"`
-	Consistency string           `json:"consistency"`
+	Consistency string           `json:"consistency"` // the level reached
+	Desired     string           `json:"consistency_desired"`
+	Required    string           `json:"consistency_required"`
+	Freeze      *FreezeResult    `json:"freeze,omitempty"`
+	Hooks       []hooks.Report   `json:"hooks,omitempty"`
 	DryRun      bool             `json:"dry_run,omitempty"`
 	Waited      bool             `json:"waited"`
 	GroupID     string           `json:"group_id,omitempty"`

@@ -9,9 +9,15 @@ import (
 	"syscall"
 
 	"github.com/ecssnap/ecssnap/agent/cli"
+	"github.com/ecssnap/ecssnap/pkg/freeze"
 )
 
 func main() {
+	// The same binary is the freeze helper and its guard: they must start
+	// here, before anything else runs.
+	if os.Getenv(freeze.HelperEnv) != "" {
+		os.Exit(freeze.RunHelper())
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	code := cli.Run(ctx, os.Args, cli.OSEnv())
 	stop()
