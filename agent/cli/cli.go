@@ -59,10 +59,11 @@ type command struct {
 }
 
 var commands = map[string]command{
-	"now":   {"take snapshots now (snapshot-now is the same)", runNow},
-	"plan":  {"show what `now` would do, and why", runPlan},
-	"disks": {"list the instance's cloud disks", runDisks},
-	"list":  {"list the snapshots ecssnap manages", runList},
+	"now":      {"take snapshots now (snapshot-now is the same)", runNow},
+	"plan":     {"show what `now` would do, and why", runPlan},
+	"disks":    {"list the instance's cloud disks", runDisks},
+	"list":     {"list the snapshots ecssnap manages", runList},
+	"selftest": {"freeze and thaw throwaway loop filesystems: what this kernel supports", runSelftest},
 }
 
 // app is one invocation's wiring.

@@ -13,6 +13,7 @@ import (
 	"github.com/ecssnap/ecssnap/agent/cli"
 	"github.com/ecssnap/ecssnap/pkg/ecsemu"
 	"github.com/ecssnap/ecssnap/pkg/ecsemu/ecsemutest"
+	"github.com/ecssnap/ecssnap/pkg/freeze"
 	"github.com/ecssnap/ecssnap/pkg/job"
 	"github.com/ecssnap/ecssnap/pkg/loopfs"
 	"github.com/ecssnap/ecssnap/pkg/plan"
@@ -123,5 +124,26 @@ func TestRootSnapshotNowFreezes(t *testing.T) {
 	}
 	if creates != 2 { // one group for the btrfs disks, one per-disk for ext4
 		t.Errorf("%d creates, want 2", creates)
+	}
+}
+
+func TestRootSelftest(t *testing.T) {
+	testenv.RequireRoot(t)
+	if err := loopfs.Available("ext4"); err != nil {
+		testenv.Unavailable(t, err.Error())
+	}
+	h := &harness{t: t, vars: map[string]string{"ECSSNAP_CONFIG": "/dev/null"}}
+	code, stdout, stderr := h.run("ecssnap", "selftest", "--json")
+	if code != cli.ExitOK {
+		t.Fatalf("exit %d: %s\n%s", code, stderr, stdout)
+	}
+	var rep freeze.SelfTestReport
+	if err := json.Unmarshal([]byte(stdout), &rep); err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range rep.Results {
+		if r.FSType == "ext4" && (r.Status != freeze.SelfTestSupported || r.WriteBlocked <= 0 || r.Recovered == "") {
+			t.Errorf("ext4: %+v", r)
+		}
 	}
 }

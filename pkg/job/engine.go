@@ -149,6 +149,7 @@ func (r *run) execute(ctx context.Context) error {
 		return err
 	}
 	level, why, err := r.window(ctx, p, ceiling, why)
+	r.afterCreate(ctx)
 	r.settle(ctx, level)
 	if err == nil && r.req.Wait {
 		err = r.wait(ctx)
@@ -362,14 +363,19 @@ func (r *run) create(ctx context.Context, p *plan.Plan) error {
 	wg.Wait()
 	r.res.Timings.CreateMS = r.since(t)
 	r.res.Timings.ToCreatedMS = r.since(r.start)
-	if r.res.GroupID != "" {
-		// One call learns the members' snapshot IDs, so the caller gets every
-		// ID even without waiting, and waiting needs no per-group calls.
-		if err := r.learnGroupMembers(ctx); err != nil {
-			r.e.Logger.Warn("could not list the snapshot group's members yet", "group", r.res.GroupID, "error", err)
-		}
-	}
 	return joinCreateErrors(errs, len(p.Selected()))
+}
+
+// afterCreate runs once the filesystems are thawed: one call learns the
+// group members' snapshot IDs, so the caller gets every ID even without
+// waiting, and waiting needs no per-group calls.
+func (r *run) afterCreate(ctx context.Context) {
+	if r.res.GroupID == "" {
+		return
+	}
+	if err := r.learnGroupMembers(ctx); err != nil {
+		r.e.Logger.Warn("could not list the snapshot group's members yet", "group", r.res.GroupID, "error", err)
+	}
 }
 
 // learnGroupMembers finds the group's member snapshots and gives them the

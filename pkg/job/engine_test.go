@@ -29,7 +29,7 @@ func fastScenario() *ecsemu.Scenario {
 
 // newEngine wires a real engine to the emulator: the metadata client, the
 // SDK-based cloud client and credentials-go's static key provider.
-func newEngine(t *testing.T, env *ecsemutest.Env, retry cloud.RetryPolicy) (*job.Engine, *events) {
+func newEngine(t testing.TB, env *ecsemutest.Env, retry cloud.RetryPolicy) (*job.Engine, *events) {
 	t.Helper()
 	ev := &events{}
 	creds := cloud.NewCredentials(func() cloud.CredentialSource {

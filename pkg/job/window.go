@@ -32,7 +32,11 @@ type HookRunner interface {
 
 // FreezeResult is what the freeze did, for the result and --json.
 type FreezeResult struct {
-	HeldMS      int64          `json:"held_ms"`
+	HeldMS int64 `json:"held_ms"`
+	// FreezingMS and ThawingMS are the parts of HeldMS spent in the
+	// FIFREEZE and FITHAW calls; the rest is the create calls.
+	FreezingMS  float64        `json:"freezing_ms"`
+	ThawingMS   float64        `json:"thawing_ms"`
 	DeadlineMS  int64          `json:"deadline_ms"`
 	Frozen      []string       `json:"frozen"`
 	Skipped     []SkippedMount `json:"skipped,omitempty"`
@@ -194,6 +198,7 @@ func (r *run) recordFreeze(rep freeze.Report, err error) {
 		fr.DeadlineMS = freeze.DefaultDeadline.Milliseconds()
 	}
 	fr.ThawedEarly = rep.ThawReason != "" && rep.ThawReason != "request"
+	fr.FreezingMS, fr.ThawingMS = opsSpan(rep.Ops, "freeze"), opsSpan(rep.Ops, "thaw")
 	for _, m := range rep.Mounts {
 		if m.Status != freeze.StatusFrozen {
 			fr.Skipped = append(fr.Skipped, SkippedMount{MountPoint: m.Target.MountPoint, Reason: statusReason(m)})
@@ -243,4 +248,25 @@ func (r *run) releaseEvents() {
 	for _, ev := range held {
 		r.e.Emit(ev)
 	}
+}
+
+// opsSpan is the milliseconds from the first start to the last end of the
+// ioctls of one kind.
+func opsSpan(ops []freeze.Op, kind string) float64 {
+	var first, last time.Duration
+	seen := false
+	for _, op := range ops {
+		if op.Kind != kind {
+			continue
+		}
+		if !seen || op.Start < first {
+			first = op.Start
+		}
+		last = max(last, op.End)
+		seen = true
+	}
+	if !seen {
+		return 0
+	}
+	return float64(last-first) / float64(time.Millisecond)
 }
