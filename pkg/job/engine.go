@@ -49,7 +49,11 @@ type Engine struct {
 	// Freezing freezes filesystems; its zero value cannot.
 	Freezing Freezing
 	// Hooks runs the hook scripts; nil runs none.
-	Hooks  HookRunner
+	Hooks HookRunner
+	// Record persists the job (state is one of the Record* constants). It
+	// runs before the create calls, after them, and at the end; nil
+	// records nothing.
+	Record func(res *Result, state string) error
 	Now    func() time.Time
 	Logger *slog.Logger
 	// Emit receives every event; it must not block for long.
@@ -86,13 +90,70 @@ func (e *Engine) Run(ctx context.Context, req Request) (*Result, error) {
 		req.Trigger = "manual"
 	}
 	r := &run{e: e, req: req, start: e.Now()}
+	id := req.JobID
+	if id == "" {
+		id = NewID(r.start)
+	}
 	r.res = &Result{
-		JobID: NewID(r.start), Trigger: req.Trigger, Reason: req.Reason,
+		JobID: id, Trigger: req.Trigger, Reason: req.Reason,
 		Consistency: LevelCrash.String(), DryRun: req.DryRun, Waited: req.Wait, Started: r.start,
 	}
 	err := r.execute(ctx)
 	r.finish(err)
+	if !req.DryRun && r.res.Creates != nil {
+		if rerr := r.record(RecordDone); rerr != nil {
+			r.e.Logger.Warn("could not record the job's end", "job", r.res.JobID, "error", rerr)
+		}
+	}
 	return r.res, err
+}
+
+// Resume finishes a job interrupted by a crash, from its recorded result:
+// every create that has no answer on record is repeated with exactly the
+// same parameters and ClientToken, so one that took effect before the crash
+// returns its first result rather than a second snapshot; then the job
+// waits as asked. A repeated create was not covered by a freeze, so the
+// job's level becomes crash and the tags say so.
+func (e *Engine) Resume(ctx context.Context, res *Result, req Request) (*Result, error) {
+	e.defaults()
+	r := &run{e: e, req: req, res: res, start: res.Started, byDisk: map[string]*SnapshotResult{}}
+	for i := range res.Snapshots {
+		r.byDisk[res.Snapshots[i].DiskID] = &res.Snapshots[i]
+	}
+	res.Resumed, res.Error, res.Outcome = true, "", ""
+	cl, err := e.NewCloud(res.RegionID)
+	if err == nil {
+		r.cloud = cl
+		err = r.resume(ctx)
+	}
+	r.finish(err)
+	if rerr := r.record(RecordDone); rerr != nil {
+		r.e.Logger.Warn("could not record the job's end", "job", res.JobID, "error", rerr)
+	}
+	return res, err
+}
+
+func (r *run) resume(ctx context.Context) error {
+	repeated := false
+	for _, c := range r.res.Creates {
+		repeated = repeated || c.ID == ""
+	}
+	level, _ := ParseLevel(r.res.Consistency)
+	var err error
+	if repeated {
+		err = r.create(ctx)
+		level = LevelCrash
+		r.res.Warnings = append(r.res.Warnings, "resumed after a crash: repeated creates were not covered by a freeze")
+	}
+	r.afterCreate(ctx)
+	r.settle(ctx, level)
+	if rerr := r.record(RecordCreated); rerr != nil {
+		r.e.Logger.Warn("could not record the created snapshots", "error", rerr)
+	}
+	if err == nil && r.req.Wait {
+		err = r.wait(ctx)
+	}
+	return err
 }
 
 func (e *Engine) defaults() {
@@ -151,7 +212,13 @@ func (r *run) execute(ctx context.Context) error {
 	level, why, err := r.window(ctx, p, ceiling, why)
 	r.afterCreate(ctx)
 	r.settle(ctx, level)
+	if rerr := r.record(RecordCreated); rerr != nil {
+		r.e.Logger.Warn("could not record the created snapshots", "error", rerr)
+	}
 	if err == nil && r.req.Wait {
+		if rerr := r.record(RecordWaiting); rerr != nil {
+			r.e.Logger.Warn("could not record the job", "error", rerr)
+		}
 		err = r.wait(ctx)
 	}
 	switch {
@@ -280,90 +347,6 @@ func (r *run) plan(id imds.Identity, inv *Inventory, freezing bool) (*plan.Plan,
 	}
 	r.emit(Event{Type: "plan", Message: strings.Join(p.Reasons, "; ")})
 	return p, nil
-}
-
-// tags are the tags on every snapshot and group of this job.
-func (r *run) tags() []cloud.Tag {
-	tags := []cloud.Tag{
-		{Key: TagManaged, Value: "true"},
-		{Key: TagJob, Value: r.res.JobID},
-		{Key: TagTrigger, Value: TagValue(r.res.Trigger)},
-		{Key: TagConsistency, Value: r.res.Consistency},
-	}
-	if r.res.Plan != nil && r.res.Plan.Inconsistent {
-		tags = append(tags, cloud.Tag{Key: TagInconsistent, Value: "true"})
-	}
-	return append(tags, r.req.Tags...)
-}
-
-// create issues the group call and every per-disk call at once and returns
-// when all have been answered.
-func (r *run) create(ctx context.Context, p *plan.Plan) error {
-	t := r.e.Now()
-	desc := Description(r.req.Reason)
-	var wg sync.WaitGroup
-	errs := make([]error, 0, len(p.Selected()))
-	var errMu sync.Mutex
-	fail := func(err error) {
-		errMu.Lock()
-		errs = append(errs, err)
-		errMu.Unlock()
-	}
-	if len(p.Group) > 0 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			r.emit(Event{Type: "create", Message: "snapshot group of " + strings.Join(p.Group, ", ")})
-			gid, err := r.cloud.CreateSnapshotGroup(ctx, cloud.CreateGroupInput{
-				InstanceID: p.InstanceID, DiskIDs: p.Group, Description: desc,
-				Name: SnapshotName(r.res.Trigger, r.start, "group"), Tags: r.tags(),
-				ClientToken: r.res.GroupToken,
-			})
-			r.mu.Lock()
-			defer r.mu.Unlock()
-			for _, id := range p.Group {
-				sr := r.byDisk[id]
-				sr.ElapsedMS = r.since(t)
-				if err != nil {
-					sr.State, sr.Error = StateNotCreated, err.Error()
-				} else {
-					sr.State = StateCreated
-				}
-			}
-			if err != nil {
-				fail(err)
-				return
-			}
-			r.res.GroupID = gid
-			r.emit(Event{Type: "created", GroupID: gid})
-		}()
-	}
-	for _, id := range p.PerDisk {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			sr := r.byDisk[id]
-			r.emit(Event{Type: "create", DiskID: id})
-			sid, err := r.cloud.CreateSnapshot(ctx, cloud.CreateSnapshotInput{
-				DiskID: id, Name: SnapshotName(r.res.Trigger, r.start, id), Description: desc,
-				RetentionDays: r.req.RetentionDays, Tags: r.tags(), ClientToken: sr.ClientToken,
-			})
-			r.mu.Lock()
-			defer r.mu.Unlock()
-			sr.ElapsedMS = r.since(t)
-			if err != nil {
-				sr.State, sr.Error = StateNotCreated, err.Error()
-				fail(err)
-				return
-			}
-			sr.SnapshotID, sr.State = sid, StateCreated
-			r.emit(Event{Type: "created", DiskID: id, SnapshotID: sid})
-		}()
-	}
-	wg.Wait()
-	r.res.Timings.CreateMS = r.since(t)
-	r.res.Timings.ToCreatedMS = r.since(r.start)
-	return joinCreateErrors(errs, len(p.Selected()))
 }
 
 // afterCreate runs once the filesystems are thawed: one call learns the

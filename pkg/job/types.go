@@ -10,6 +10,8 @@ import (
 
 // Request is what a caller asks of one job.
 type Request struct {
+	// JobID names the job; empty makes a new ID.
+	JobID   string
 	Reason  string
 	Trigger string // manual, apt, dnf, ...; defaults to manual
 	Disks   plan.Selection
@@ -89,14 +91,17 @@ type Result struct {
 	GroupToken  string           `json:"group_client_token,omitempty"`
 	Plan        *plan.Plan       `json:"plan,omitempty"`
 	Snapshots   []SnapshotResult `json:"snapshots"`
-	Timings     Timings          `json:"timings"`
-	APICalls    int64            `json:"api_calls"`
-	Retries     int64            `json:"retries"`
-	Started     time.Time        `json:"started"`
-	Finished    time.Time        `json:"finished"`
-	Outcome     string           `json:"outcome"` // succeeded, failed, partial, created, timed-out, planned
-	Error       string           `json:"error,omitempty"`
-	Warnings    []string         `json:"warnings,omitempty"`
+	Creates     []CreateCall     `json:"creates,omitempty"`
+	// Resumed is set when the job was finished by Resume after a crash.
+	Resumed  bool      `json:"resumed,omitempty"`
+	Timings  Timings   `json:"timings"`
+	APICalls int64     `json:"api_calls"`
+	Retries  int64     `json:"retries"`
+	Started  time.Time `json:"started"`
+	Finished time.Time `json:"finished"`
+	Outcome  string    `json:"outcome"` // succeeded, failed, partial, created, timed-out, planned
+	Error    string    `json:"error,omitempty"`
+	Warnings []string  `json:"warnings,omitempty"`
 }
 
 // Event is one step of a job, for progress displays and NDJSON streams.

@@ -145,12 +145,18 @@ func (r *run) window(ctx context.Context, p *plan.Plan, ceiling Level, why strin
 	} else if level == LevelApp {
 		level, why = LevelFS, "no pre-freeze hook scripts are installed"
 	}
-	if ceiling < LevelFS || len(p.FreezeSet) == 0 {
-		if ceiling >= LevelFS && len(p.FreezeSet) == 0 {
-			level, why = LevelCrash, "no filesystem on the selected disks can be frozen"
-		}
-		r.res.Consistency = level.String()
-		return level, why, r.create(ctx, p)
+	frozen := ceiling >= LevelFS && len(p.FreezeSet) > 0
+	if ceiling >= LevelFS && !frozen {
+		level, why = LevelCrash, "no filesystem on the selected disks can be frozen"
+	}
+	// Everything the creates need is fixed and on disk before the freeze.
+	r.res.Consistency = level.String()
+	r.prepareCreates(p)
+	if err := r.record(RecordRunning); err != nil {
+		return level, why, err
+	}
+	if !frozen {
+		return level, why, r.create(ctx)
 	}
 
 	session, err := r.e.Freezing.Freezer.Prepare(ctx, p.FreezeSet, freeze.SessionOptions{
@@ -171,8 +177,7 @@ func (r *run) window(ctx context.Context, p *plan.Plan, ceiling Level, why strin
 		r.recordFreeze(trep, ferr)
 		return LevelCrash, "", fmt.Errorf("freeze: %w", ferr)
 	}
-	r.res.Consistency = level.String()
-	cerr := r.create(ctx, p)
+	cerr := r.create(ctx)
 	trep, terr := session.Thaw(context.WithoutCancel(ctx))
 	r.releaseEvents()
 	if len(trep.Mounts) == 0 {
