@@ -62,8 +62,12 @@ var commands = map[string]command{
 	"now":      {"take snapshots now (snapshot-now is the same)", runNow},
 	"plan":     {"show what `now` would do, and why", runPlan},
 	"disks":    {"list the instance's cloud disks", runDisks},
-	"list":     {"list the snapshots ecssnap manages", runList},
+	"list":     {"list recorded jobs (--snapshots: the managed snapshots in the cloud)", runList},
+	"show":     {"show one job", runShow},
+	"status":   {"the daemon and the latest job", runStatus},
 	"selftest": {"freeze and thaw throwaway loop filesystems: what this kernel supports", runSelftest},
+	"daemon":   {"run as the service (systemd starts it)", runDaemon},
+	"service":  {"install|uninstall|start|stop|restart|status the service", runService},
 }
 
 // app is one invocation's wiring.

@@ -52,6 +52,8 @@ func newHarness(t *testing.T, opts ...ecsemutest.Option) *harness {
 		"ECSSNAP_API_ENDPOINT":      env.APIURL,
 		"ECSSNAP_CONFIG":            writeConfig(t, "consistency: crash\n"),
 		"ECSSNAP_FREEZE_JOURNAL":    filepath.Join(t.TempDir(), "freeze.json"),
+		"ECSSNAP_SOCKET":            filepath.Join(t.TempDir(), "ecssnap.sock"),
+		"ECSSNAP_STATE_DIR":         filepath.Join(t.TempDir(), "state"),
 	}}
 }
 
@@ -135,22 +137,47 @@ func TestNowPlainOutput(t *testing.T) {
 	}
 }
 
-func TestDisksAndList(t *testing.T) {
+func TestDisksListShowStatus(t *testing.T) {
 	h := newHarness(t, ecsemutest.WithScenario(quickScenario()))
 	code, stdout, stderr := h.run("ecssnap", "disks")
 	if code != cli.ExitOK || !strings.Contains(stdout, ecsemu.DemoEfficiencyDiskID) || !strings.Contains(stdout, "cloud_efficiency") {
 		t.Fatalf("disks: exit %d\n%s%s", code, stdout, stderr)
 	}
-	if code, stdout, _ := h.run("ecssnap", "list"); code != cli.ExitOK || !strings.Contains(stdout, "No snapshots") {
+	if code, stdout, _ := h.run("ecssnap", "list", "--snapshots"); code != cli.ExitOK || !strings.Contains(stdout, "No snapshots") {
 		t.Fatalf("list before any job: exit %d\n%s", code, stdout)
+	}
+	if code, stdout, _ := h.run("ecssnap", "list"); code != cli.ExitOK || !strings.Contains(stdout, "No jobs recorded") {
+		t.Fatalf("job history before any job: exit %d\n%s", code, stdout)
 	}
 	if code, _, stderr := h.run("ecssnap", "now", "--no-wait", "--trigger", "apt"); code != cli.ExitOK {
 		t.Fatalf("now: %s", stderr)
 	}
-	code, stdout, _ = h.run("ecssnap", "list", "--json")
+	code, stdout, _ = h.run("ecssnap", "list", "--snapshots", "--json")
 	var snaps []map[string]any
 	if err := json.Unmarshal([]byte(stdout), &snaps); err != nil || code != 0 || len(snaps) != 3 {
-		t.Fatalf("list --json: exit %d, %d snapshots, %v\n%s", code, len(snaps), err, stdout)
+		t.Fatalf("list --snapshots --json: exit %d, %d snapshots, %v\n%s", code, len(snaps), err, stdout)
+	}
+	// The in-process job was recorded in the store.
+	code, stdout, _ = h.run("ecssnap", "list", "--json")
+	var jobs []struct {
+		ID     string `json:"id"`
+		State  string `json:"state"`
+		Result *job.Result
+	}
+	if err := json.Unmarshal([]byte(stdout), &jobs); err != nil || code != 0 || len(jobs) != 1 || jobs[0].State != "done" ||
+		jobs[0].Result == nil || jobs[0].Result.Trigger != "apt" {
+		t.Fatalf("list --json: exit %d, %v\n%s", code, err, stdout)
+	}
+	code, stdout, _ = h.run("ecssnap", "show", jobs[0].ID)
+	if code != cli.ExitOK || !strings.Contains(stdout, "Job "+jobs[0].ID+": done, trigger apt") || !strings.Contains(stdout, "SNAPSHOT") {
+		t.Errorf("show: exit %d\n%s", code, stdout)
+	}
+	if code, _, stderr := h.run("ecssnap", "show", "j-20200101-000000-00000000"); code != cli.ExitFailed || !strings.Contains(stderr, "no job") {
+		t.Errorf("show unknown: exit %d %s", code, stderr)
+	}
+	code, stdout, _ = h.run("ecssnap", "status")
+	if code != cli.ExitOK || !strings.Contains(stdout, "daemon: not running") || !strings.Contains(stdout, "last job: "+jobs[0].ID) {
+		t.Errorf("status: exit %d\n%s", code, stdout)
 	}
 }
 

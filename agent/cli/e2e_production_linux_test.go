@@ -86,6 +86,12 @@ func TestProductionDefaultsChild(t *testing.T) {
 	if err := syscall.Mount(hosts, "/etc/hosts", "", syscall.MS_BIND, ""); err != nil {
 		t.Fatalf("bind hosts file: %v", err)
 	}
+	// The production state and runtime directories, empty and private.
+	for _, dir := range []string{"/run", "/var/lib"} {
+		if err := syscall.Mount("tmpfs", dir, "tmpfs", 0, "mode=0755"); err != nil {
+			t.Fatalf("private %s: %v", dir, err)
+		}
+	}
 
 	emu, err := ecsemu.New(sc, ecsemu.Options{})
 	if err != nil {

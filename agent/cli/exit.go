@@ -7,8 +7,6 @@ import (
 	"strings"
 
 	"github.com/ecssnap/ecssnap/agent/config"
-	"github.com/ecssnap/ecssnap/pkg/cloud"
-	"github.com/ecssnap/ecssnap/pkg/imds"
 	"github.com/ecssnap/ecssnap/pkg/job"
 	"github.com/ecssnap/ecssnap/pkg/plan"
 )
@@ -25,9 +23,7 @@ func exitCode(err error) int {
 	var (
 		ue  *usageError
 		ce  *config.Error
-		un  *imds.UnreachableError
 		nth *plan.NothingToDoError
-		deg *job.DegradedError
 		pe  *permissionError
 	)
 	switch {
@@ -37,22 +33,27 @@ func exitCode(err error) int {
 		return ExitUsage
 	case errors.As(err, &ce):
 		return ExitConfig
-	case errors.As(err, &un):
-		return ExitUnavailable
 	case errors.As(err, &nth):
 		return ExitFailed
-	case errors.As(err, &deg):
-		return ExitDegraded
 	case errors.As(err, &pe):
 		return ExitPermission
 	}
-	switch cloud.KindOf(err) {
-	case cloud.KindThrottled, cloud.KindServer, cloud.KindTransport, cloud.KindInProgress:
-		return ExitTemporary
-	case cloud.KindPermission, cloud.KindAuth, cloud.KindCredentialsExpired:
-		return ExitPermission
-	case cloud.KindNoCredentials:
-		return ExitConfig
+	var remote *remoteJobError
+	if errors.As(err, &remote) {
+		return classExit[remote.class]
 	}
-	return ExitFailed
+	return classExit[job.Classify(err)]
 }
+
+// classExit maps job error classes to exit codes.
+var classExit = map[string]int{
+	job.ClassNone: ExitOK, job.ClassFailed: ExitFailed, job.ClassDegraded: ExitDegraded,
+	job.ClassUnavailable: ExitUnavailable, job.ClassTemporary: ExitTemporary,
+	job.ClassPermission: ExitPermission, job.ClassConfig: ExitConfig,
+}
+
+// remoteJobError is a job the daemon ran that ended in error; only its
+// message and class crossed the socket.
+type remoteJobError struct{ msg, class string }
+
+func (e *remoteJobError) Error() string { return e.msg }

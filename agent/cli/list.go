@@ -12,12 +12,18 @@ import (
 	"github.com/ecssnap/ecssnap/pkg/job"
 )
 
-// runList lists the instance's snapshots that carry ecssnap:managed=true.
+// runList lists recorded jobs, or with --snapshots the instance's
+// snapshots that carry ecssnap:managed=true.
 func runList(ctx context.Context, a *app, args []string) error {
-	fs := newFlags(a, "list", "[--json]")
+	fs := newFlags(a, "list", "[--snapshots] [--limit N] [--json]")
 	jsonOut := fs.Bool("json", false, "print JSON")
+	snapshots := fs.Bool("snapshots", false, "list the managed snapshots in the cloud instead of the job history")
+	limit := fs.Int("limit", 20, "show at most `N` jobs")
 	if help, err := parse(fs, args); help || err != nil {
 		return err
+	}
+	if !*snapshots {
+		return listJobs(ctx, a, *limit, *jsonOut)
 	}
 	id, cl, err := a.identify(ctx)
 	if err != nil {

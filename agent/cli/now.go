@@ -3,6 +3,7 @@ package cli
 import (
 	"context"
 	"fmt"
+	"os"
 	"strings"
 	"time"
 
@@ -22,6 +23,8 @@ type nowFlags struct {
 	mounts                 stringList
 	allowInconsistent      bool
 	consistency, require   string
+	force                  bool
+	session                string
 }
 
 // stringList collects a repeated flag.
@@ -65,6 +68,8 @@ func runNow(ctx context.Context, a *app, args []string) error {
 	fs.BoolVar(&f.allowInconsistent, "allow-inconsistent", false, "accept a filesystem spanning disks that cannot be captured at one point in time")
 	fs.BoolVar(&f.json, "json", false, "print JSON (NDJSON events then the result with --wait)")
 	fs.BoolVar(&f.dryRun, "dry-run", false, "show the plan, create nothing")
+	fs.BoolVar(&f.force, "force", false, "always make a new job, even where this request would join one")
+	fs.StringVar(&f.session, "session", "", "coalescing `KEY`: requests with the same key join one job (hooks set it)")
 	if help, err := parse(fs, args); help || err != nil {
 		return err
 	}
@@ -76,7 +81,7 @@ func runNow(ctx context.Context, a *app, args []string) error {
 		return err
 	}
 	out := newRenderer(a.env, f.json, req.Wait)
-	res, err := a.engine(out.event).Run(ctx, req)
+	res, err := a.runJob(ctx, req, jobOptions{force: f.force, session: f.session, cmdline: strings.Join(os.Args, " ")}, out)
 	out.result(res, err)
 	return err
 }

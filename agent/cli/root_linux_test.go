@@ -132,7 +132,7 @@ func TestRootSelftest(t *testing.T) {
 	if err := loopfs.Available("ext4"); err != nil {
 		testenv.Unavailable(t, err.Error())
 	}
-	h := &harness{t: t, vars: map[string]string{"ECSSNAP_CONFIG": "/dev/null"}}
+	h := &harness{t: t, vars: map[string]string{"ECSSNAP_CONFIG": "/dev/null", "ECSSNAP_STATE_DIR": t.TempDir()}}
 	code, stdout, stderr := h.run("ecssnap", "selftest", "--json")
 	if code != cli.ExitOK {
 		t.Fatalf("exit %d: %s\n%s", code, stderr, stdout)

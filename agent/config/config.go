@@ -49,6 +49,9 @@ type Config struct {
 	Hooks       HooksConfig   `yaml:"hooks"`
 	GroupLimits plan.Limits   `yaml:"group_limits"`
 	WaitTimeout time.Duration `yaml:"wait_timeout"`
+	// CoalesceWindow: hook requests this soon after a hook job started
+	// join it instead of snapshotting again.
+	CoalesceWindow time.Duration `yaml:"coalesce_window"`
 
 	// TestDeviceMap maps local devices to disk IDs, bypassing serial
 	// matching. It exists so tests can map loop devices to emulator disks
@@ -97,6 +100,7 @@ func Defaults() Config {
 		StateDir:         DefaultStateDir,
 		GroupLimits:      plan.DefaultLimits,
 		WaitTimeout:      time.Hour,
+		CoalesceWindow:   10 * time.Minute,
 		Freeze:           FreezeConfig{Deadline: 10 * time.Second, Journal: "/run/ecssnap/freeze.json"},
 		Hooks:            HooksConfig{Dir: "/etc/ecssnap/hooks.d", ScriptTimeout: time.Minute, TotalTimeout: 5 * time.Minute},
 		API: APIConfig{

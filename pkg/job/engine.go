@@ -100,7 +100,9 @@ func (e *Engine) Run(ctx context.Context, req Request) (*Result, error) {
 	}
 	err := r.execute(ctx)
 	r.finish(err)
-	if !req.DryRun && r.res.Creates != nil {
+	// A job cut short by shutdown is not done: its last record lets the
+	// next start resume it.
+	if !req.DryRun && r.res.Creates != nil && ctx.Err() == nil {
 		if rerr := r.record(RecordDone); rerr != nil {
 			r.e.Logger.Warn("could not record the job's end", "job", r.res.JobID, "error", rerr)
 		}
@@ -127,8 +129,10 @@ func (e *Engine) Resume(ctx context.Context, res *Result, req Request) (*Result,
 		err = r.resume(ctx)
 	}
 	r.finish(err)
-	if rerr := r.record(RecordDone); rerr != nil {
-		r.e.Logger.Warn("could not record the job's end", "job", res.JobID, "error", rerr)
+	if ctx.Err() == nil {
+		if rerr := r.record(RecordDone); rerr != nil {
+			r.e.Logger.Warn("could not record the job's end", "job", res.JobID, "error", rerr)
+		}
 	}
 	return res, err
 }
@@ -446,7 +450,7 @@ func (r *run) finish(err error) {
 		r.res.Outcome = "succeeded"
 	}
 	if err != nil {
-		r.res.Error = err.Error()
+		r.res.Error, r.res.ErrorClass = err.Error(), Classify(err)
 	}
 	r.emit(Event{Type: "done", Message: r.res.Outcome})
 }

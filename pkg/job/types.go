@@ -1,6 +1,7 @@
 package job
 
 import (
+	"encoding/json"
 	"time"
 
 	"github.com/ecssnap/ecssnap/pkg/cloud"
@@ -93,15 +94,16 @@ type Result struct {
 	Snapshots   []SnapshotResult `json:"snapshots"`
 	Creates     []CreateCall     `json:"creates,omitempty"`
 	// Resumed is set when the job was finished by Resume after a crash.
-	Resumed  bool      `json:"resumed,omitempty"`
-	Timings  Timings   `json:"timings"`
-	APICalls int64     `json:"api_calls"`
-	Retries  int64     `json:"retries"`
-	Started  time.Time `json:"started"`
-	Finished time.Time `json:"finished"`
-	Outcome  string    `json:"outcome"` // succeeded, failed, partial, created, timed-out, planned
-	Error    string    `json:"error,omitempty"`
-	Warnings []string  `json:"warnings,omitempty"`
+	Resumed    bool      `json:"resumed,omitempty"`
+	Timings    Timings   `json:"timings"`
+	APICalls   int64     `json:"api_calls"`
+	Retries    int64     `json:"retries"`
+	Started    time.Time `json:"started"`
+	Finished   time.Time `json:"finished"`
+	Outcome    string    `json:"outcome"` // succeeded, failed, partial, created, timed-out, planned
+	Error      string    `json:"error,omitempty"`
+	ErrorClass string    `json:"error_class,omitempty"` // see Classify
+	Warnings   []string  `json:"warnings,omitempty"`
 }
 
 // Event is one step of a job, for progress displays and NDJSON streams.
@@ -114,4 +116,21 @@ type Event struct {
 	GroupID    string    `json:"group_id,omitempty"`
 	Progress   int       `json:"progress,omitempty"`
 	Message    string    `json:"message,omitempty"`
+}
+
+// Clone returns a deep copy of r, for readers that must not share it with
+// a job still writing it.
+func (r *Result) Clone() *Result {
+	if r == nil {
+		return nil
+	}
+	data, err := json.Marshal(r)
+	if err != nil {
+		return nil
+	}
+	out := new(Result)
+	if err := json.Unmarshal(data, out); err != nil {
+		return nil
+	}
+	return out
 }

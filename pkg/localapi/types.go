@@ -37,15 +37,18 @@ type Caller struct {
 // CreateJobRequest is the body of POST /v1/jobs: job.Request's fields plus
 // the daemon's queueing options.
 type CreateJobRequest struct {
-	Reason        string         `json:"reason,omitempty"`
-	Trigger       string         `json:"trigger,omitempty"` // manual, apt, dnf, ...
-	Disks         plan.Selection `json:"disks"`
-	Wait          string         `json:"wait,omitempty"` // WaitNone (default), WaitCreated or WaitCompleted
-	Timeout       Duration       `json:"timeout,omitempty"`
-	RetentionDays int            `json:"retention_days,omitempty"`
-	Tags          []cloud.Tag    `json:"tags,omitempty"`
-	DryRun        bool           `json:"dry_run,omitempty"`
-	Mounts        []string       `json:"mounts,omitempty"`
+	Reason  string         `json:"reason,omitempty"`
+	Trigger string         `json:"trigger,omitempty"` // manual, apt, dnf, ...
+	Disks   plan.Selection `json:"disks"`
+	Wait    string         `json:"wait,omitempty"` // WaitNone (default), WaitCreated or WaitCompleted
+	// Complete makes the job follow its snapshots to completion even when
+	// the response does not wait for it (a client streaming the events).
+	Complete      bool        `json:"complete,omitempty"`
+	Timeout       Duration    `json:"timeout,omitempty"`
+	RetentionDays int         `json:"retention_days,omitempty"`
+	Tags          []cloud.Tag `json:"tags,omitempty"`
+	DryRun        bool        `json:"dry_run,omitempty"`
+	Mounts        []string    `json:"mounts,omitempty"`
 	// Consistency and Require are level names (crash, fs, app); "" is the
 	// default level.
 	Consistency       string `json:"consistency,omitempty"`
@@ -95,7 +98,7 @@ func (r *CreateJobRequest) JobRequest() (job.Request, error) {
 	return job.Request{
 		Reason: r.Reason, Trigger: r.Trigger, Disks: r.Disks, Mounts: r.Mounts,
 		AllowInconsistent: r.AllowInconsistent, Consistency: consistency, Require: require,
-		Wait: r.Wait == WaitCompleted, Timeout: time.Duration(r.Timeout), RetentionDays: r.RetentionDays,
+		Wait: r.Wait == WaitCompleted || r.Complete, Timeout: time.Duration(r.Timeout), RetentionDays: r.RetentionDays,
 		Tags: r.Tags, DryRun: r.DryRun,
 	}, nil
 }

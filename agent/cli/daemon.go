@@ -1,0 +1,60 @@
+package cli
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/ecssnap/ecssnap/agent/config"
+	"github.com/ecssnap/ecssnap/agent/daemon"
+	"github.com/ecssnap/ecssnap/pkg/job"
+)
+
+// runDaemon runs the service in the foreground (systemd starts it so).
+func runDaemon(ctx context.Context, a *app, args []string) error {
+	fs := newFlags(a, "daemon", "")
+	if help, err := parse(fs, args); help || err != nil {
+		return err
+	}
+	opts := daemon.Options{
+		Socket: a.cfg.Socket, StateDir: a.cfg.StateDir, JournalPath: a.cfg.Freeze.Journal,
+		Engine: a.engine, Window: a.cfg.CoalesceWindow, Version: Version, Logger: a.logger,
+		Getenv: a.env.Getenv, Now: a.env.Now,
+		Reload: func() (func(func(job.Event)) *job.Engine, error) {
+			cfg, err := config.Load(a.env.Getenv)
+			if err != nil {
+				return nil, err
+			}
+			next := &app{env: a.env, cfg: cfg, logger: a.logger}
+			return next.engine, nil
+		},
+	}
+	return daemon.RunService(func(ctx context.Context) error { return daemon.Serve(ctx, opts) })
+}
+
+// runService installs, removes, starts, stops or reports the service.
+func runService(_ context.Context, a *app, args []string) error {
+	fs := newFlags(a, "service", "install|uninstall|start|stop|restart|status")
+	if err := fs.Parse(args); err != nil {
+		return usagef("service: %v", err)
+	}
+	if fs.NArg() != 1 {
+		return usagef("service: want one of install, uninstall, start, stop, restart, status")
+	}
+	switch action := fs.Arg(0); action {
+	case "status":
+		st, err := daemon.Status()
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(a.env.Stdout, "ecssnap.service: %s\n", st)
+		return nil
+	case "install", "uninstall", "start", "stop", "restart":
+		if err := daemon.Control(action); err != nil {
+			return err
+		}
+		fmt.Fprintf(a.env.Stdout, "ecssnap.service: %s done\n", action)
+		return nil
+	default:
+		return usagef("service: unknown action %q: want install, uninstall, start, stop, restart or status", action)
+	}
+}

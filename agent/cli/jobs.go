@@ -1,0 +1,176 @@
+package cli
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"text/tabwriter"
+	"time"
+
+	"github.com/ecssnap/ecssnap/pkg/localapi"
+	"github.com/ecssnap/ecssnap/pkg/store"
+)
+
+// jobViews returns recorded jobs: from the daemon when it runs, else from
+// the store read-only (which needs no lock).
+func (a *app) jobViews(ctx context.Context, limit int) ([]*localapi.JobView, error) {
+	views, err := localapi.NewClient(a.cfg.Socket).ListJobs(ctx, limit)
+	if !errors.Is(err, localapi.ErrDaemonNotRunning) {
+		return views, err
+	}
+	st, err := store.OpenReadOnly(a.cfg.StateDir, store.Options{Logger: a.logger})
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil // no job was ever recorded here
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read the job history: %w", err)
+	}
+	defer st.Close()
+	recs, err := st.List(store.ListOptions{Limit: limit})
+	if err != nil {
+		return nil, fmt.Errorf("read the job history: %w", err)
+	}
+	out := make([]*localapi.JobView, len(recs))
+	for i, r := range recs {
+		out[i] = &localapi.JobView{ID: r.ID, State: r.State, Trigger: r.Request.Trigger, Reason: r.Request.Reason,
+			Session: r.Session, Created: r.Created, Updated: r.Updated, Result: r.Result, Error: r.Error}
+	}
+	return out, nil
+}
+
+func listJobs(ctx context.Context, a *app, limit int, jsonOut bool) error {
+	views, err := a.jobViews(ctx, limit)
+	if err != nil {
+		return err
+	}
+	if jsonOut {
+		return writeJSON(a.env.Stdout, views)
+	}
+	if len(views) == 0 {
+		fmt.Fprintln(a.env.Stdout, "No jobs recorded yet.")
+		return nil
+	}
+	tw := tabwriter.NewWriter(a.env.Stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "JOB\tSTARTED\tTRIGGER\tSTATE\tOUTCOME\tCONSISTENCY\tSNAPSHOTS\tREASON")
+	for _, v := range views {
+		outcome, level, n := "-", "-", 0
+		if v.Result != nil {
+			outcome, level, n = dash(v.Result.Outcome), dash(v.Result.Consistency), len(v.Result.Snapshots)
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%d\t%s\n", v.ID, v.Created.Local().Format(time.DateTime),
+			dash(v.Trigger), v.State, outcome, level, n, dash(v.Reason))
+	}
+	return tw.Flush()
+}
+
+// runShow prints one job's record.
+func runShow(ctx context.Context, a *app, args []string) error {
+	flags := newFlags(a, "show", "JOB [--json]")
+	jsonOut := flags.Bool("json", false, "print JSON")
+	if err := flags.Parse(args); err != nil {
+		return usagef("show: %v", err)
+	}
+	if flags.NArg() != 1 {
+		return usagef("show: name one job (see `ecssnap list`)")
+	}
+	id := flags.Arg(0)
+	v, err := localapi.NewClient(a.cfg.Socket).GetJob(ctx, id)
+	if errors.Is(err, localapi.ErrDaemonNotRunning) {
+		v, err = a.storedJob(id)
+	}
+	if err != nil {
+		return err
+	}
+	if *jsonOut {
+		return writeJSON(a.env.Stdout, v)
+	}
+	fmt.Fprintf(a.env.Stdout, "Job %s: %s", v.ID, v.State)
+	if v.Trigger != "" {
+		fmt.Fprintf(a.env.Stdout, ", trigger %s", v.Trigger)
+	}
+	if v.Reason != "" {
+		fmt.Fprintf(a.env.Stdout, ", reason %q", v.Reason)
+	}
+	fmt.Fprintln(a.env.Stdout)
+	if v.Result != nil {
+		printSnapshotTable(a.env.Stdout, v.Result)
+		fmt.Fprintln(a.env.Stdout, summary(v.Result))
+	}
+	if v.Error != "" {
+		fmt.Fprintf(a.env.Stdout, "error: %s\n", v.Error)
+	}
+	return nil
+}
+
+func (a *app) storedJob(id string) (*localapi.JobView, error) {
+	st, err := store.OpenReadOnly(a.cfg.StateDir, store.Options{Logger: a.logger})
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, fmt.Errorf("no job %s: no job was ever recorded here", id)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read the job history: %w", err)
+	}
+	defer st.Close()
+	r, err := st.Get(id)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, fmt.Errorf("no job %s: see `ecssnap list`", id)
+	}
+	if err != nil {
+		return nil, err
+	}
+	return &localapi.JobView{ID: r.ID, State: r.State, Trigger: r.Request.Trigger, Reason: r.Request.Reason,
+		Session: r.Session, Created: r.Created, Updated: r.Updated, Result: r.Result, Error: r.Error}, nil
+}
+
+// runStatus reports the daemon and the latest job.
+func runStatus(ctx context.Context, a *app, args []string) error {
+	flags := newFlags(a, "status", "[--json]")
+	jsonOut := flags.Bool("json", false, "print JSON")
+	if help, err := parse(flags, args); help || err != nil {
+		return err
+	}
+	status := struct {
+		Daemon *localapi.Health  `json:"daemon,omitempty"`
+		Note   string            `json:"note,omitempty"`
+		Last   *localapi.JobView `json:"last_job,omitempty"`
+	}{}
+	h, err := localapi.NewClient(a.cfg.Socket).Health(ctx)
+	switch {
+	case errors.Is(err, localapi.ErrDaemonNotRunning):
+		status.Note = err.Error()
+	case err != nil:
+		return err
+	default:
+		status.Daemon = h
+	}
+	if views, err := a.jobViews(ctx, 1); err == nil && len(views) > 0 {
+		status.Last = views[0]
+	}
+	if *jsonOut {
+		return writeJSON(a.env.Stdout, status)
+	}
+	w := a.env.Stdout
+	if status.Daemon != nil {
+		fmt.Fprintf(w, "daemon: running (pid %d, version %s, up since %s)\n", h.PID, h.Version, h.Started.Local().Format(time.DateTime))
+		fmt.Fprintf(w, "running job: %s; queued: %d\n", dash(h.RunningJob), h.Queued)
+	} else {
+		fmt.Fprintf(w, "daemon: not running (jobs run in the calling process)\n")
+	}
+	if status.Last != nil {
+		fmt.Fprintf(w, "last job: %s %s", status.Last.ID, status.Last.State)
+		if status.Last.Result != nil {
+			fmt.Fprintf(w, " %s (consistency %s)", status.Last.Result.Outcome, status.Last.Result.Consistency)
+		}
+		fmt.Fprintln(w)
+	}
+	return nil
+}
+
+func writeJSON(w io.Writer, v any) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
+}

@@ -1,0 +1,161 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/ecssnap/ecssnap/agent/daemon"
+	"github.com/ecssnap/ecssnap/pkg/job"
+	"github.com/ecssnap/ecssnap/pkg/localapi"
+	"github.com/ecssnap/ecssnap/pkg/store"
+)
+
+// jobOptions are the queueing options of a request, besides the job.
+type jobOptions struct {
+	force   bool
+	session string
+	cmdline string
+}
+
+// runJob runs req through the daemon when one answers on the socket, and
+// otherwise in this process, recorded in the same store under its lock, so
+// that two engines never run at once on one instance.
+func (a *app) runJob(ctx context.Context, req job.Request, o jobOptions, out *renderer) (*job.Result, error) {
+	creq := createRequest(req, o)
+	if !req.DryRun {
+		res, err := a.viaDaemon(ctx, creq, out)
+		if !errors.Is(err, localapi.ErrDaemonNotRunning) {
+			return res, err
+		}
+	}
+	return a.inProcess(ctx, creq, out)
+}
+
+func createRequest(req job.Request, o jobOptions) localapi.CreateJobRequest {
+	c := localapi.CreateJobRequest{
+		Reason: req.Reason, Trigger: req.Trigger, Disks: req.Disks, Mounts: req.Mounts,
+		Timeout: localapi.Duration(req.Timeout), RetentionDays: req.RetentionDays, Tags: req.Tags,
+		DryRun: req.DryRun, AllowInconsistent: req.AllowInconsistent, Force: o.force, Session: o.session,
+		Cmdline: o.cmdline, Complete: req.Wait, Wait: localapi.WaitCreated,
+	}
+	if req.Consistency != job.LevelDefault {
+		c.Consistency = req.Consistency.String()
+	}
+	if req.Require != job.LevelDefault {
+		c.Require = req.Require.String()
+	}
+	if req.Wait {
+		c.Wait = localapi.WaitNone // the events are streamed instead
+	}
+	return c
+}
+
+// viaDaemon asks the daemon to run (or join) the job and follows it.
+func (a *app) viaDaemon(ctx context.Context, creq localapi.CreateJobRequest, out *renderer) (*job.Result, error) {
+	client := localapi.NewClient(a.cfg.Socket)
+	v, err := client.CreateJob(ctx, creq)
+	if err != nil {
+		return nil, err
+	}
+	if v.Joined {
+		a.logger.Info("joined a job already asked for in this session", "job", v.ID)
+	}
+	if creq.Complete {
+		if err := client.Events(ctx, v.ID, out.event); err != nil {
+			return nil, fmt.Errorf("follow job %s: %w", v.ID, err)
+		}
+		if v, err = client.GetJob(ctx, v.ID); err != nil {
+			return nil, err
+		}
+	}
+	return v.Result, viewError(v)
+}
+
+// viewError turns a job the daemon reports into the error its class calls
+// for.
+func viewError(v *localapi.JobView) error {
+	if v.Result == nil {
+		if v.Error != "" {
+			return &remoteJobError{msg: v.Error, class: job.ClassFailed}
+		}
+		return nil
+	}
+	if v.Result.Error == "" {
+		return nil
+	}
+	return &remoteJobError{msg: v.Result.Error, class: v.Result.ErrorClass}
+}
+
+// lockWait bounds how long an in-process job waits for another to finish.
+const lockWait = 10 * time.Minute
+
+// inProcess runs the job here: recorded in the store (crash-safe, and
+// resumed by the next ecssnap), or unrecorded for a user who may not write
+// it.
+func (a *app) inProcess(ctx context.Context, creq localapi.CreateJobRequest, out *renderer) (*job.Result, error) {
+	st, err := a.openStore(ctx, creq.DryRun)
+	if err != nil {
+		return nil, err
+	}
+	if st != nil {
+		defer st.Close()
+	}
+	jobs := daemon.NewJobs(daemon.JobsOptions{Engine: a.engine, Store: st, Logger: a.logger, Now: a.env.Now})
+	if err := jobs.Reconcile(); err != nil {
+		a.logger.Warn("could not reconcile unfinished jobs", "error", err)
+	}
+	self := localapi.Caller{UID: os.Getuid(), GID: os.Getgid(), PID: os.Getpid(), Cmdline: strings.Join(os.Args, " ")}
+	creq.Force = true // nothing to coalesce with in one process
+	j, _, err := jobs.Submit(creq, self)
+	if err != nil {
+		return nil, err
+	}
+	past, live := jobs.Subscribe(j)
+	followed := make(chan struct{})
+	go func() {
+		defer close(followed)
+		for _, ev := range past {
+			out.event(ev)
+		}
+		for ev := range live {
+			out.event(ev)
+		}
+	}()
+	jobs.Drain(ctx)
+	<-followed
+	return j.Result()
+}
+
+// openStore opens the job store, waiting for another in-process job to
+// release it. Dry runs and users who may not write the store run without.
+func (a *app) openStore(ctx context.Context, dryRun bool) (*store.Store, error) {
+	if dryRun {
+		return nil, nil
+	}
+	deadline := time.Now().Add(lockWait)
+	for {
+		st, err := store.Open(a.cfg.StateDir, store.Options{Logger: a.logger, Now: a.env.Now})
+		switch {
+		case err == nil:
+			return st, nil
+		case errors.Is(err, fs.ErrPermission):
+			a.logger.Warn("the job store is not writable by this user; this job is not recorded", "dir", a.cfg.StateDir)
+			return nil, nil
+		case !errors.Is(err, store.ErrLocked):
+			return nil, fmt.Errorf("open the job store: %w", err)
+		case time.Now().After(deadline):
+			return nil, fmt.Errorf("another ecssnap job has held the job store for %s: %w", lockWait, err)
+		}
+		a.logger.Info("waiting for another ecssnap job to finish", "error", err)
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-time.After(500 * time.Millisecond):
+		}
+	}
+}

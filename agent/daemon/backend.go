@@ -1,0 +1,158 @@
+package daemon
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"time"
+
+	"github.com/ecssnap/ecssnap/pkg/job"
+	"github.com/ecssnap/ecssnap/pkg/localapi"
+	"github.com/ecssnap/ecssnap/pkg/store"
+)
+
+// backend serves the local API from the job queue and the store.
+type backend struct {
+	jobs    *Jobs
+	store   *store.Store
+	version string
+	started time.Time
+	metrics *metrics
+}
+
+var _ localapi.Backend = (*backend)(nil)
+
+// CreateJob queues or joins the request and waits as it asks.
+func (b *backend) CreateJob(ctx context.Context, req localapi.CreateJobRequest, caller localapi.Caller) (*localapi.JobView, error) {
+	e, joined, err := b.jobs.Submit(req, caller)
+	if err != nil {
+		return nil, localapi.NewError(http.StatusBadRequest, localapi.CodeBadRequest, "%v", err)
+	}
+	var until <-chan struct{}
+	switch req.Wait {
+	case localapi.WaitCreated:
+		until = e.created
+	case localapi.WaitCompleted:
+		until = e.done
+	}
+	if until != nil {
+		select {
+		case <-until:
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+	}
+	v := b.view(e)
+	v.Joined = joined
+	return v, nil
+}
+
+// view renders an in-memory entry under the queue's lock.
+func (b *backend) view(e *Job) *localapi.JobView {
+	b.jobs.mu.Lock()
+	defer b.jobs.mu.Unlock()
+	return recordView(e.rec)
+}
+
+func recordView(r *store.Record) *localapi.JobView {
+	return &localapi.JobView{
+		ID: r.ID, State: r.State, Trigger: r.Request.Trigger, Reason: r.Request.Reason, Session: r.Session,
+		Created: r.Created, Updated: r.Updated, Result: r.Result, Error: r.Error,
+		Caller: &localapi.Caller{UID: r.Caller.UID, GID: r.Caller.GID, PID: r.Caller.PID, Cmdline: r.Caller.Cmdline},
+	}
+}
+
+func (b *backend) ListJobs(_ context.Context, limit int) ([]*localapi.JobView, error) {
+	if limit <= 0 {
+		limit = 50
+	}
+	recs, err := b.store.List(store.ListOptions{Limit: limit})
+	if err != nil {
+		return nil, err
+	}
+	out := make([]*localapi.JobView, len(recs))
+	for i, r := range recs {
+		out[i] = recordView(r)
+	}
+	return out, nil
+}
+
+func (b *backend) GetJob(_ context.Context, id string) (*localapi.JobView, error) {
+	if e := b.jobs.find(id); e != nil {
+		return b.view(e), nil
+	}
+	r, err := b.store.Get(id)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, fmt.Errorf("job %s: %w", id, localapi.ErrNotFound)
+	}
+	if err != nil {
+		return nil, err
+	}
+	return recordView(r), nil
+}
+
+// Events replays the job's events so far, then streams the rest until the
+// job ends. A job only in the store has ended: its stream is empty.
+func (b *backend) Events(ctx context.Context, id string) (<-chan job.Event, error) {
+	e := b.jobs.find(id)
+	if e == nil {
+		if _, err := b.GetJob(ctx, id); err != nil {
+			return nil, err
+		}
+		ch := make(chan job.Event)
+		close(ch)
+		return ch, nil
+	}
+	past, live := b.jobs.Subscribe(e)
+	out := make(chan job.Event, len(past)+1)
+	go func() {
+		defer close(out)
+		for _, ev := range past {
+			select {
+			case out <- ev:
+			case <-ctx.Done():
+				return
+			}
+		}
+		for ev := range live {
+			select {
+			case out <- ev:
+			case <-ctx.Done():
+				return
+			}
+		}
+	}()
+	return out, nil
+}
+
+func (b *backend) Plan(ctx context.Context, req localapi.PlanRequest) (json.RawMessage, error) {
+	eng := b.jobs.engine(nil)
+	res, err := eng.Run(ctx, job.Request{Disks: req.Disks, Mounts: req.Mounts, AllowInconsistent: req.AllowInconsistent,
+		Trigger: "plan", DryRun: true})
+	if err != nil {
+		return nil, err
+	}
+	return json.Marshal(res)
+}
+
+func (b *backend) Disks(ctx context.Context) (json.RawMessage, error) {
+	inv, err := b.jobs.engine(nil).Inventory(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return json.Marshal(inv)
+}
+
+func (b *backend) Health(context.Context) localapi.Health {
+	running, queued := b.jobs.status()
+	return localapi.Health{Status: "ok", Version: b.version, PID: os.Getpid(), Started: b.started,
+		RunningJob: running, Queued: queued}
+}
+
+func (b *backend) Metrics(w io.Writer) error {
+	return b.metrics.write(w, b.jobs)
+}

@@ -1,0 +1,205 @@
+package daemon
+
+import (
+	"context"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/aliyun/credentials-go/credentials/providers"
+
+	"github.com/ecssnap/ecssnap/pkg/cloud"
+	"github.com/ecssnap/ecssnap/pkg/ecsemu"
+	"github.com/ecssnap/ecssnap/pkg/ecsemu/ecsemutest"
+	"github.com/ecssnap/ecssnap/pkg/imds"
+	"github.com/ecssnap/ecssnap/pkg/job"
+	"github.com/ecssnap/ecssnap/pkg/localapi"
+	"github.com/ecssnap/ecssnap/pkg/plan"
+)
+
+// testDaemon runs Serve on a socket in a temp dir against an emulator.
+type testDaemon struct {
+	env    *ecsemutest.Env
+	client *localapi.Client
+	now    *fakeNow
+}
+
+type fakeNow struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func (f *fakeNow) Now() time.Time {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.t
+}
+
+func (f *fakeNow) Advance(d time.Duration) {
+	f.mu.Lock()
+	f.t = f.t.Add(d)
+	f.mu.Unlock()
+}
+
+func startDaemon(t *testing.T, sc *ecsemu.Scenario) *testDaemon {
+	t.Helper()
+	env := ecsemutest.Start(t, ecsemutest.WithScenario(sc))
+	dir := t.TempDir()
+	creds := cloud.NewCredentials(func() cloud.CredentialSource {
+		p, _ := providers.NewStaticAKCredentialsProviderBuilder().WithAccessKeyId(env.AccessKeyID).WithAccessKeySecret(env.AccessKeySecret).Build()
+		return p
+	})
+	md := imds.New(imds.Config{Endpoint: env.IMDSURL})
+	engine := func(emit func(job.Event)) *job.Engine {
+		return &job.Engine{
+			Metadata: md,
+			NewCloud: func(region string) (job.Cloud, error) {
+				return cloud.New(cloud.Config{Region: region, Endpoint: env.APIURL, Credentials: creds})
+			},
+			Emit: emit, PollMin: 20 * time.Millisecond, PollMax: 50 * time.Millisecond,
+		}
+	}
+	clock := &fakeNow{t: time.Now()}
+	socket := filepath.Join(dir, "ecssnap.sock")
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() {
+		done <- Serve(ctx, Options{Socket: socket, StateDir: filepath.Join(dir, "state"),
+			JournalPath: filepath.Join(dir, "freeze.json"), Engine: engine, Now: clock.Now,
+			Getenv: func(string) string { return "" }})
+	}()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("Serve: %v", err)
+		}
+	})
+	client := localapi.NewClient(socket)
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		if _, err := client.Health(context.Background()); err == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("daemon did not come up")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	return &testDaemon{env: env, client: client, now: clock}
+}
+
+func quick() *ecsemu.Scenario {
+	sc := ecsemu.DemoScenario()
+	sc.Speed = ecsemu.Speed{MiBPerSecond: 1 << 30, Minimum: ecsemu.Duration(200 * time.Millisecond)}
+	return sc
+}
+
+func hookRequest(session string) localapi.CreateJobRequest {
+	return localapi.CreateJobRequest{Trigger: "apt", Session: session, Disks: plan.Selection{Kind: "all"},
+		Consistency: "crash", Wait: localapi.WaitCreated}
+}
+
+func countCreates(env *ecsemutest.Env) int {
+	n := 0
+	for _, c := range env.Emu.Calls() {
+		if strings.HasPrefix(c.Action, "Create") && c.Committed && !c.Replayed {
+			n++
+		}
+	}
+	return n
+}
+
+// Twenty hook requests of one package-manager session, at once, make one
+// snapshot set.
+func TestConcurrentSessionRequestsCoalesce(t *testing.T) {
+	d := startDaemon(t, quick())
+	var wg sync.WaitGroup
+	ids := make([]string, 20)
+	errs := make([]error, 20)
+	for i := range 20 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			v, err := d.client.CreateJob(context.Background(), hookRequest("apt:4242:1700000000"))
+			errs[i] = err
+			if err == nil {
+				ids[i] = v.ID
+			}
+		}()
+	}
+	wg.Wait()
+	for i, err := range errs {
+		if err != nil {
+			t.Fatalf("request %d: %v", i, err)
+		}
+		if ids[i] != ids[0] {
+			t.Errorf("request %d got job %s, request 0 got %s", i, ids[i], ids[0])
+		}
+	}
+	if n := countCreates(d.env); n != 2 { // one group, one per-disk
+		t.Errorf("%d create calls for one session, want 2", n)
+	}
+}
+
+// Hook requests inside the window join the last hook job; after the window,
+// or with --force, they make a new one.
+func TestCoalescingWindow(t *testing.T) {
+	sc := quick()
+	sc.Disks = sc.Disks[:2] // ESSD only: several snapshot tasks per disk at once
+	d := startDaemon(t, sc)
+	ctx := context.Background()
+	first, err := d.client.CreateJob(ctx, hookRequest("s1"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	d.now.Advance(5 * time.Minute)
+	second, err := d.client.CreateJob(ctx, hookRequest("s2")) // another session, inside the window
+	if err != nil || second.ID != first.ID || !second.Joined {
+		t.Fatalf("inside the window: %+v, %v", second, err)
+	}
+	forced := hookRequest("s2")
+	forced.Force = true
+	third, err := d.client.CreateJob(ctx, forced)
+	if err != nil || third.ID == first.ID {
+		t.Fatalf("--force joined: %+v, %v", third, err)
+	}
+	d.now.Advance(11 * time.Minute)
+	fourth, err := d.client.CreateJob(ctx, hookRequest("s3"))
+	if err != nil || fourth.ID == first.ID || fourth.ID == third.ID {
+		t.Fatalf("after the window: %+v, %v", fourth, err)
+	}
+	if n := countCreates(d.env); n != 3 {
+		t.Errorf("%d creates for three jobs of one group each, want 3", n)
+	}
+}
+
+// Manual requests never join: each queues behind the running one, and
+// jobs run one at a time.
+func TestManualRequestsQueue(t *testing.T) {
+	d := startDaemon(t, quick())
+	ctx := context.Background()
+	req := localapi.CreateJobRequest{Trigger: "manual", Disks: plan.Selection{Kind: "data"}, Consistency: "crash", Complete: true}
+	a, err := d.client.CreateJob(ctx, req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := d.client.CreateJob(ctx, req)
+	if err != nil || b.ID == a.ID {
+		t.Fatalf("second manual request: %+v, %v", b, err)
+	}
+	for _, id := range []string{a.ID, b.ID} {
+		if err := d.client.Events(ctx, id, func(job.Event) {}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	va, _ := d.client.GetJob(ctx, a.ID)
+	vb, _ := d.client.GetJob(ctx, b.ID)
+	if va.Result.Outcome != "succeeded" || vb.Result.Outcome != "succeeded" {
+		t.Fatalf("outcomes %s, %s", va.Result.Outcome, vb.Result.Outcome)
+	}
+	if !vb.Result.Started.After(va.Result.Finished) && !vb.Result.Started.Equal(va.Result.Finished) {
+		t.Errorf("jobs overlapped: second started %v, first finished %v", vb.Result.Started, va.Result.Finished)
+	}
+}

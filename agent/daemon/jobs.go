@@ -1,0 +1,340 @@
+// Package daemon is ecssnap's service: one job at a time, requests of one
+// package-manager session merged into one job, every job recorded in the
+// store so that a crash at any instant loses nothing and duplicates
+// nothing, all behind the local API on a Unix socket.
+package daemon
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/ecssnap/ecssnap/pkg/job"
+	"github.com/ecssnap/ecssnap/pkg/localapi"
+	"github.com/ecssnap/ecssnap/pkg/store"
+)
+
+// hookTriggers are the triggers of package-manager hooks, whose requests
+// inside the coalescing window join the running or last job.
+var hookTriggers = map[string]bool{"apt": true, "dnf": true, "yum": true, "zypper": true, "pacman": true}
+
+// Job is one job the queue knows in memory: queued, running, or recently
+// finished (for coalescing and event replay).
+type Job struct {
+	rec     *store.Record
+	req     job.Request
+	created chan struct{} // closed once every create call is answered (or the job ended)
+	done    chan struct{} // closed when the job ends
+	events  []job.Event
+	subs    []chan job.Event
+	failed  bool
+	err     error // the engine's error, once done
+}
+
+// ID is the job's ID.
+func (e *Job) ID() string { return e.rec.ID }
+
+// Done is closed when the job ends.
+func (e *Job) Done() <-chan struct{} { return e.done }
+
+// Result returns the job's result and error once Done is closed.
+func (e *Job) Result() (*job.Result, error) { return e.rec.Result, e.err }
+
+// Jobs queues and runs jobs, one at a time.
+type Jobs struct {
+	engine func(emit func(job.Event)) *job.Engine
+	store  *store.Store
+	log    *slog.Logger
+	now    func() time.Time
+	window time.Duration
+
+	metrics *metrics
+
+	mu      sync.Mutex
+	queue   []*Job
+	running *Job
+	recent  []*Job // finished, newest last; bounded
+	wake    chan struct{}
+}
+
+// JobsOptions configure NewJobs.
+type JobsOptions struct {
+	// Engine builds an engine whose events go to emit.
+	Engine func(emit func(job.Event)) *job.Engine
+	Store  *store.Store
+	Logger *slog.Logger
+	Now    func() time.Time
+	// Window is how long after a hook job started a hook request still
+	// joins it; 10 minutes when zero.
+	Window time.Duration
+}
+
+// maxRecent bounds the finished jobs kept in memory.
+const maxRecent = 32
+
+// NewJobs returns the queue; Run starts working it.
+func NewJobs(opts JobsOptions) *Jobs {
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	if opts.Window <= 0 {
+		opts.Window = 10 * time.Minute
+	}
+	return &Jobs{engine: opts.Engine, store: opts.Store, log: opts.Logger, now: opts.Now,
+		window: opts.Window, wake: make(chan struct{}, 1), metrics: newMetrics()}
+}
+
+// Submit queues req, or joins it to a job it coalesces with, and returns
+// the job's entry and whether it joined.
+func (j *Jobs) Submit(req localapi.CreateJobRequest, caller localapi.Caller) (*Job, bool, error) {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	if !req.Force {
+		if e := j.joinable(req); e != nil {
+			j.log.Info("request joined a job", "job", e.rec.ID, "session", req.Session, "trigger", req.Trigger, "uid", caller.UID, "pid", caller.PID)
+			return e, true, nil
+		}
+	}
+	now := j.now()
+	jr, err := req.JobRequest()
+	if err != nil {
+		return nil, false, err
+	}
+	jr.JobID = job.NewID(now)
+	rec := &store.Record{
+		ID: jr.JobID, State: store.StateQueued, Request: store.RequestFromJob(jr), Session: req.Session,
+		Caller:  store.Caller{UID: caller.UID, GID: caller.GID, PID: caller.PID, Cmdline: caller.Cmdline},
+		Created: now, Updated: now,
+	}
+	rec.Request.Mounts, rec.Request.Force = req.Mounts, req.Force
+	if err := j.save(rec); err != nil {
+		return nil, false, fmt.Errorf("record the job: %w", err)
+	}
+	e := &Job{rec: rec, req: jr, created: make(chan struct{}), done: make(chan struct{})}
+	j.queue = append(j.queue, e)
+	j.signal()
+	return e, false, nil
+}
+
+// joinable finds the job req should join: the same package-manager session
+// (queued, running or finished successfully), or for a hook trigger any
+// hook job that started within the window. Callers hold j.mu.
+func (j *Jobs) joinable(req localapi.CreateJobRequest) *Job {
+	candidates := append(slices.Clone(j.queue), j.recent...)
+	if j.running != nil {
+		candidates = append(candidates, j.running)
+	}
+	var best *Job
+	for _, e := range candidates {
+		if e.failed || e.req.DryRun != req.DryRun {
+			continue
+		}
+		sameSession := req.Session != "" && e.rec.Session == req.Session
+		hookWindow := hookTriggers[req.Trigger] && hookTriggers[e.req.Trigger] && j.now().Sub(e.rec.Created) < j.window
+		if (sameSession || hookWindow) && (best == nil || e.rec.Created.After(best.rec.Created)) {
+			best = e
+		}
+	}
+	return best
+}
+
+// save records rec; without a store (a user who may not write it) jobs run
+// unrecorded.
+func (j *Jobs) save(rec *store.Record) error {
+	if j.store == nil {
+		return nil
+	}
+	return j.store.Save(rec)
+}
+
+// Drain runs queued jobs until the queue is empty: the CLI's in-process
+// path when no daemon runs.
+func (j *Jobs) Drain(ctx context.Context) {
+	for e := j.next(); e != nil; e = j.next() {
+		j.execute(ctx, e)
+	}
+}
+
+func (j *Jobs) signal() {
+	select {
+	case j.wake <- struct{}{}:
+	default:
+	}
+}
+
+// Run works the queue until ctx ends, then finishes the running job's
+// freeze window (the engine never exits frozen) and returns.
+func (j *Jobs) Run(ctx context.Context) {
+	for {
+		e := j.next()
+		if e == nil {
+			select {
+			case <-ctx.Done():
+				return
+			case <-j.wake:
+				continue
+			}
+		}
+		j.execute(ctx, e)
+	}
+}
+
+func (j *Jobs) next() *Job {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	if len(j.queue) == 0 {
+		return nil
+	}
+	e := j.queue[0]
+	j.queue = j.queue[1:]
+	j.running = e
+	return e
+}
+
+// execute runs one job (or resumes one a crash interrupted) and records
+// every step.
+func (j *Jobs) execute(ctx context.Context, e *Job) {
+	j.mu.Lock()
+	newEngine := j.engine
+	j.mu.Unlock()
+	eng := newEngine(func(ev job.Event) { j.publish(e, ev) })
+	eng.Record = func(res *job.Result, state string) error {
+		// A copy: the engine goes on writing res while API readers and the
+		// store read the record.
+		snap := res.Clone()
+		j.mu.Lock()
+		e.rec.Result, e.rec.State, e.rec.Updated = snap, state, j.now()
+		err := j.save(e.rec)
+		j.mu.Unlock()
+		if state == job.RecordCreated {
+			closeOnce(e.created)
+		}
+		return err
+	}
+	j.mu.Lock()
+	e.rec.State, e.rec.Attempts, e.rec.Updated = store.StateRunning, e.rec.Attempts+1, j.now()
+	saveErr := j.save(e.rec)
+	var recorded *job.Result
+	if e.rec.Result != nil && len(e.rec.Result.Creates) > 0 {
+		recorded = e.rec.Result.Clone() // the engine writes its own copy
+	}
+	j.mu.Unlock()
+	if saveErr != nil {
+		j.log.Error("could not record the job", "job", e.rec.ID, "error", saveErr)
+	}
+
+	var (
+		res *job.Result
+		err error
+	)
+	if recorded != nil {
+		res, err = eng.Resume(ctx, recorded, e.req)
+	} else {
+		res, err = eng.Run(ctx, e.req)
+	}
+	j.finish(e, res, err, ctx.Err() != nil)
+}
+
+// finish ends a job. A job interrupted by the daemon's shutdown keeps the
+// state its last record gave it, so the next start resumes it.
+func (j *Jobs) finish(e *Job, res *job.Result, err error, interrupted bool) {
+	j.mu.Lock()
+	e.rec.Result, e.rec.Updated = res, j.now()
+	if !interrupted {
+		e.rec.State = store.StateDone
+	}
+	e.failed = err != nil && res != nil && res.Outcome != "degraded" && res.Outcome != "timed-out"
+	if err != nil {
+		e.rec.Error = err.Error()
+	}
+	e.err = err
+	if serr := j.save(e.rec); serr != nil {
+		j.log.Error("could not record the job's end", "job", e.rec.ID, "error", serr)
+	}
+	j.running = nil
+	j.recent = append(j.recent, e)
+	if len(j.recent) > maxRecent {
+		j.recent = j.recent[1:]
+	}
+	subs := e.subs
+	e.subs = nil
+	j.mu.Unlock()
+	for _, s := range subs {
+		close(s)
+	}
+	closeOnce(e.created)
+	close(e.done)
+	j.metrics.observe(res)
+	outcome := ""
+	if res != nil {
+		outcome = res.Outcome
+	}
+	j.log.Info("job ended", "job", e.rec.ID, "outcome", outcome, "error", err)
+}
+
+// publish records an event and hands it to every subscriber without
+// blocking: a slow reader misses events rather than stalling the job.
+func (j *Jobs) publish(e *Job, ev job.Event) {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	e.events = append(e.events, ev)
+	for _, s := range e.subs {
+		select {
+		case s <- ev:
+		default:
+		}
+	}
+}
+
+// Subscribe returns the job's events so far and a channel for the rest,
+// closed when the job ends.
+func (j *Jobs) Subscribe(e *Job) ([]job.Event, <-chan job.Event) {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	ch := make(chan job.Event, 256)
+	past := slices.Clone(e.events)
+	select {
+	case <-e.done:
+		close(ch)
+	default:
+		e.subs = append(e.subs, ch)
+	}
+	return past, ch
+}
+
+// find returns the in-memory entry of a job, if the daemon has one.
+func (j *Jobs) find(id string) *Job {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	all := append(append(slices.Clone(j.queue), j.recent...), j.running)
+	for _, e := range all {
+		if e != nil && e.rec.ID == id {
+			return e
+		}
+	}
+	return nil
+}
+
+// status reports the running job and the queue length.
+func (j *Jobs) status() (running string, queued int) {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	if j.running != nil {
+		running = j.running.rec.ID
+	}
+	return running, len(j.queue)
+}
+
+func closeOnce(ch chan struct{}) {
+	select {
+	case <-ch:
+	default:
+		close(ch)
+	}
+}

@@ -1,0 +1,94 @@
+package daemon
+
+import (
+	"fmt"
+	"io"
+	"sort"
+	"sync"
+
+	"github.com/ecssnap/ecssnap/pkg/job"
+)
+
+// metrics counts what the daemon did, for /metrics and the node_exporter
+// textfile.
+type metrics struct {
+	mu          sync.Mutex
+	jobs        map[[2]string]int64 // {outcome, trigger} -> count
+	frozenCount int64
+	frozenSum   float64 // seconds
+	frozenMax   float64
+	apiCalls    int64
+	apiRetries  int64
+	guardThaws  int64 // filesystems thawed by recovery at start
+	pruned      int64
+}
+
+func newMetrics() *metrics { return &metrics{jobs: map[[2]string]int64{}} }
+
+// observe records a finished job.
+func (m *metrics) observe(res *job.Result) {
+	if res == nil {
+		return
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.jobs[[2]string{res.Outcome, res.Trigger}]++
+	m.apiCalls += res.APICalls
+	m.apiRetries += res.Retries
+	if f := res.Freeze; f != nil && len(f.Frozen) > 0 {
+		s := float64(f.HeldMS) / 1000
+		m.frozenCount++
+		m.frozenSum += s
+		m.frozenMax = max(m.frozenMax, s)
+	}
+}
+
+func (m *metrics) addGuardThaws(n int) {
+	m.mu.Lock()
+	m.guardThaws += int64(n)
+	m.mu.Unlock()
+}
+
+func (m *metrics) addPruned(n int) {
+	m.mu.Lock()
+	m.pruned += int64(n)
+	m.mu.Unlock()
+}
+
+// write renders the Prometheus text format.
+func (m *metrics) write(w io.Writer, j *Jobs) error {
+	running, queued := j.status()
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	var err error
+	p := func(format string, args ...any) {
+		if err == nil {
+			_, err = fmt.Fprintf(w, format, args...)
+		}
+	}
+	p("# HELP ecssnap_jobs_total Jobs finished, by outcome and trigger.\n# TYPE ecssnap_jobs_total counter\n")
+	keys := make([][2]string, 0, len(m.jobs))
+	for k := range m.jobs {
+		keys = append(keys, k)
+	}
+	sort.Slice(keys, func(a, b int) bool {
+		return keys[a][0] < keys[b][0] || keys[a][0] == keys[b][0] && keys[a][1] < keys[b][1]
+	})
+	for _, k := range keys {
+		p("ecssnap_jobs_total{outcome=%q,trigger=%q} %d\n", k[0], k[1], m.jobs[k])
+	}
+	p("# HELP ecssnap_freeze_held_seconds Time filesystems were frozen per job.\n# TYPE ecssnap_freeze_held_seconds summary\n")
+	p("ecssnap_freeze_held_seconds_sum %g\necssnap_freeze_held_seconds_count %d\n", m.frozenSum, m.frozenCount)
+	p("# HELP ecssnap_freeze_held_seconds_max Longest freeze so far.\n# TYPE ecssnap_freeze_held_seconds_max gauge\necssnap_freeze_held_seconds_max %g\n", m.frozenMax)
+	p("# HELP ecssnap_api_calls_total ECS API requests sent, retries included.\n# TYPE ecssnap_api_calls_total counter\necssnap_api_calls_total %d\n", m.apiCalls)
+	p("# HELP ecssnap_api_retries_total ECS API requests that were repeats.\n# TYPE ecssnap_api_retries_total counter\necssnap_api_retries_total %d\n", m.apiRetries)
+	p("# HELP ecssnap_thaw_recoveries_total Filesystems thawed at start from a dead process's freeze journal.\n# TYPE ecssnap_thaw_recoveries_total counter\necssnap_thaw_recoveries_total %d\n", m.guardThaws)
+	p("# HELP ecssnap_snapshots_pruned_total Managed snapshots deleted by retention.\n# TYPE ecssnap_snapshots_pruned_total counter\necssnap_snapshots_pruned_total %d\n", m.pruned)
+	p("# HELP ecssnap_jobs_queued Jobs waiting to run.\n# TYPE ecssnap_jobs_queued gauge\necssnap_jobs_queued %d\n", queued)
+	busy := 0
+	if running != "" {
+		busy = 1
+	}
+	p("# HELP ecssnap_job_running Whether a job is running.\n# TYPE ecssnap_job_running gauge\necssnap_job_running %d\n", busy)
+	return err
+}

@@ -1,0 +1,140 @@
+package daemon
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/ecssnap/ecssnap/pkg/freeze"
+	"github.com/ecssnap/ecssnap/pkg/job"
+	"github.com/ecssnap/ecssnap/pkg/localapi"
+	"github.com/ecssnap/ecssnap/pkg/store"
+)
+
+// Options configure Serve.
+type Options struct {
+	Socket      string
+	Group       string // the socket's group; "" means ecssnap
+	StateDir    string
+	JournalPath string // the freeze journal to recover at start
+	// Engine builds a job engine from the current configuration.
+	Engine func(emit func(job.Event)) *job.Engine
+	// Reload re-reads the configuration (SIGHUP) and returns the new
+	// engine factory.
+	Reload  func() (func(emit func(job.Event)) *job.Engine, error)
+	Window  time.Duration // coalescing window for hook requests
+	Version string
+	Logger  *slog.Logger
+	Getenv  func(string) string
+	Now     func() time.Time
+}
+
+// Serve runs the daemon until ctx ends: it thaws what a crashed
+// predecessor left frozen, reconciles unfinished jobs, serves the local API
+// and runs jobs one at a time. On shutdown it stops taking requests, lets
+// the running job finish its freeze window (the engine thaws before it
+// returns), leaves interrupted jobs recorded for the next start, and exits.
+func Serve(ctx context.Context, opts Options) error {
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	log := opts.Logger
+	sd := newNotifier(opts.Getenv)
+
+	m := newMetrics()
+	if rep, err := freeze.Recover(ctx, opts.JournalPath, log); err != nil && !errors.Is(err, errors.ErrUnsupported) {
+		log.Warn("freeze journal recovery failed", "journal", opts.JournalPath, "error", err)
+	} else if rep.Action == freeze.RecoverThawed {
+		m.addGuardThaws(len(rep.Mounts))
+		log.Warn("thawed filesystems a dead ecssnap left frozen", "job", rep.JobID, "mounts", len(rep.Mounts))
+	}
+
+	st, err := store.Open(opts.StateDir, store.Options{Logger: log, Now: opts.Now})
+	if err != nil {
+		return fmt.Errorf("open the job store: %w", err)
+	}
+	defer st.Close()
+
+	jobs := NewJobs(JobsOptions{Engine: opts.Engine, Store: st, Logger: log, Now: opts.Now, Window: opts.Window})
+	jobs.metrics = m
+	if err := jobs.Reconcile(); err != nil {
+		return err
+	}
+	ln, err := localapi.Listen(opts.Socket, localapi.ListenOptions{Group: opts.Group, Logger: log})
+	if err != nil {
+		return err
+	}
+	b := &backend{jobs: jobs, store: st, version: opts.Version, started: opts.Now(), metrics: m}
+	srv := localapi.NewServer(localapi.NewHandler(b, localapi.HandlerOptions{Logger: log, Group: opts.Group}),
+		localapi.ServerOptions{Logger: log})
+
+	jobCtx, stopJobs := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopJobs()
+	var wg sync.WaitGroup
+	wg.Add(2)
+	go func() {
+		defer wg.Done()
+		jobs.Run(jobCtx)
+	}()
+	go func() {
+		defer wg.Done()
+		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			log.Error("local API server stopped", "error", err)
+		}
+	}()
+	if err := sd.notify("READY=1"); err != nil {
+		log.Warn("sd_notify READY failed", "error", err)
+	}
+	log.Info("ecssnap daemon ready", "socket", opts.Socket, "version", opts.Version)
+
+	waitForStop(ctx, sd, opts, jobs, log)
+
+	_ = sd.notify("STOPPING=1")
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	_ = srv.Shutdown(shutdownCtx)
+	stopJobs()
+	wg.Wait()
+	log.Info("ecssnap daemon stopped")
+	return nil
+}
+
+// waitForStop keeps the watchdog fed and handles reloads until ctx ends.
+func waitForStop(ctx context.Context, sd *notifier, opts Options, jobs *Jobs, log *slog.Logger) {
+	var tick <-chan time.Time
+	if iv := watchdogInterval(opts.Getenv); iv > 0 {
+		t := time.NewTicker(iv)
+		defer t.Stop()
+		tick = t.C
+	}
+	reload := reloadSignal()
+	defer stopReloadSignal(reload)
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick:
+			_ = sd.notify("WATCHDOG=1")
+		case <-reload:
+			if opts.Reload == nil {
+				continue
+			}
+			_ = sd.notify("RELOADING=1")
+			eng, err := opts.Reload()
+			if err != nil {
+				log.Error("configuration reload failed; keeping the old one", "error", err)
+			} else {
+				jobs.setEngine(eng)
+				log.Info("configuration reloaded")
+			}
+			_ = sd.notify("READY=1")
+		}
+	}
+}
