@@ -6,9 +6,11 @@ import (
 	"encoding/json"
 	"net"
 	"os"
+	"os/signal"
 	"path/filepath"
 	"regexp"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -29,8 +31,19 @@ func TestMain(m *testing.M) {
 	// runs in a private namespace, clears this).
 	os.Setenv("ALIBABA_CLOUD_ECS_METADATA_DISABLED", "true")
 	os.Setenv("ALIBABA_CLOUD_CLI_PROFILE_DISABLED", "true")
+	// Tests that need ecssnap as a separate process (a daemon to kill) run
+	// this binary as it.
+	if os.Getenv(runCLIEnv) == "1" {
+		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+		code := cli.Run(ctx, append([]string{"ecssnap"}, os.Args[1:]...), cli.OSEnv())
+		stop()
+		os.Exit(code)
+	}
 	os.Exit(m.Run())
 }
+
+// runCLIEnv makes the test binary behave as the ecssnap binary.
+const runCLIEnv = "ECSSNAP_TEST_RUN_CLI"
 
 // harness runs the CLI in process against one emulator.
 type harness struct {

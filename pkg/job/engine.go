@@ -147,7 +147,6 @@ func (r *run) resume(ctx context.Context) error {
 	if repeated {
 		err = r.create(ctx)
 		level = LevelCrash
-		r.res.Warnings = append(r.res.Warnings, "resumed after a crash: repeated creates were not covered by a freeze")
 	}
 	r.afterCreate(ctx)
 	r.settle(ctx, level)
@@ -156,6 +155,9 @@ func (r *run) resume(ctx context.Context) error {
 	}
 	if err == nil && r.req.Wait {
 		err = r.wait(ctx)
+	}
+	if desired, _ := r.levels(); err == nil && repeated && level < desired {
+		err = &DegradedError{Achieved: level, Desired: desired, Why: "resumed after a crash: the repeated creates were not covered by a freeze"}
 	}
 	return err
 }
