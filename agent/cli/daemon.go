@@ -19,6 +19,13 @@ func runDaemon(ctx context.Context, a *app, args []string) error {
 		Socket: a.cfg.Socket, StateDir: a.cfg.StateDir, JournalPath: a.cfg.Freeze.Journal,
 		Engine: a.engine, Window: a.cfg.CoalesceWindow, Version: Version, Logger: a.logger,
 		Getenv: a.env.Getenv, Now: a.env.Now,
+		Prune: func(ctx context.Context) (int, error) {
+			rep, err := a.prune(ctx, false)
+			if err == nil {
+				err = rep.Err()
+			}
+			return len(rep.Deleted), err
+		},
 		Reload: func() (func(func(job.Event)) *job.Engine, error) {
 			cfg, err := config.Load(a.env.Getenv)
 			if err != nil {

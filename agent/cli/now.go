@@ -10,6 +10,7 @@ import (
 	"github.com/ecssnap/ecssnap/pkg/cloud"
 	"github.com/ecssnap/ecssnap/pkg/job"
 	"github.com/ecssnap/ecssnap/pkg/plan"
+	"github.com/ecssnap/ecssnap/pkg/retention"
 )
 
 // nowFlags are the flags of `ecssnap now`.
@@ -25,6 +26,7 @@ type nowFlags struct {
 	consistency, require   string
 	force                  bool
 	session                string
+	important              bool
 }
 
 // stringList collects a repeated flag.
@@ -68,6 +70,7 @@ func runNow(ctx context.Context, a *app, args []string) error {
 	fs.BoolVar(&f.allowInconsistent, "allow-inconsistent", false, "accept a filesystem spanning disks that cannot be captured at one point in time")
 	fs.BoolVar(&f.json, "json", false, "print JSON (NDJSON events then the result with --wait)")
 	fs.BoolVar(&f.dryRun, "dry-run", false, "show the plan, create nothing")
+	fs.BoolVar(&f.important, "important", false, "mark the snapshots important: retention keeps them under its stricter limit")
 	fs.BoolVar(&f.force, "force", false, "always make a new job, even where this request would join one")
 	fs.StringVar(&f.session, "session", "", "coalescing `KEY`: requests with the same key join one job (hooks set it)")
 	if help, err := parse(fs, args); help || err != nil {
@@ -79,6 +82,14 @@ func runNow(ctx context.Context, a *app, args []string) error {
 	req, err := f.request(a.env.IsTerminal)
 	if err != nil {
 		return err
+	}
+	if f.important {
+		req.Tags = append(req.Tags, cloud.Tag{Key: retention.TagImportant, Value: "true"})
+	}
+	if req.RetentionDays == 0 {
+		// The cloud deletes per-disk snapshots itself a while after
+		// retention would have: a backstop should ecssnap stop running.
+		req.RetentionDays = a.cfg.Retention.RetentionDays(req.Trigger, f.important)
 	}
 	out := newRenderer(a.env, f.json, req.Wait)
 	res, err := a.runJob(ctx, req, jobOptions{force: f.force, session: f.session, cmdline: strings.Join(os.Args, " ")}, out)

@@ -11,6 +11,7 @@ import (
 	"github.com/ecssnap/ecssnap/pkg/hooks"
 	"github.com/ecssnap/ecssnap/pkg/imds"
 	"github.com/ecssnap/ecssnap/pkg/job"
+	"github.com/ecssnap/ecssnap/pkg/retention"
 	"github.com/ecssnap/ecssnap/pkg/topology"
 )
 
@@ -79,12 +80,35 @@ func (a *app) engine(emit func(job.Event)) *job.Engine {
 		Freezing: a.freezing(),
 		Hooks: &hooks.Runner{Dir: a.cfg.Hooks.Dir, ScriptTimeout: a.cfg.Hooks.ScriptTimeout,
 			TotalTimeout: a.cfg.Hooks.TotalTimeout, Logger: a.logger},
+		MakeRoom:       a.makeRoom,
 		Limits:         a.cfg.GroupLimits,
 		Now:            a.env.Now,
 		Logger:         a.logger,
 		Emit:           emit,
 		DefaultTimeout: a.cfg.WaitTimeout,
 	}
+}
+
+// makeRoom evicts managed snapshots from disks at their quota.
+func (a *app) makeRoom(ctx context.Context, c job.Cloud, instanceID string, disks []string) error {
+	rc, ok := c.(retention.Cloud)
+	if !ok {
+		return nil
+	}
+	rep, err := retention.MakeRoom(ctx, rc, instanceID, disks, a.cfg.QuotaPerDisk, a.cfg.Retention, retention.Options{Logger: a.logger})
+	for _, d := range rep.Deleted {
+		a.logger.Info("evicted a managed snapshot job to make room", "kind", d.Kind, "id", d.ID, "job", d.Job)
+	}
+	return err
+}
+
+// prune applies retention once.
+func (a *app) prune(ctx context.Context, dryRun bool) (retention.Report, error) {
+	id, cl, err := a.identify(ctx)
+	if err != nil {
+		return retention.Report{}, err
+	}
+	return retention.Prune(ctx, cl, id.InstanceID, a.cfg.Retention, retention.Options{DryRun: dryRun, Logger: a.logger})
 }
 
 // freezing returns the freeze configuration. The ioctls need root

@@ -17,6 +17,7 @@ import (
 
 	"github.com/ecssnap/ecssnap/pkg/imds"
 	"github.com/ecssnap/ecssnap/pkg/plan"
+	"github.com/ecssnap/ecssnap/pkg/retention"
 )
 
 // Default locations (DESIGN, "Names users see").
@@ -43,12 +44,16 @@ type Config struct {
 
 	// Consistency is the default desired level (crash, fs or app); empty
 	// means fs where freezing is possible.
-	Consistency string        `yaml:"consistency"`
-	API         APIConfig     `yaml:"api"`
-	Freeze      FreezeConfig  `yaml:"freeze"`
-	Hooks       HooksConfig   `yaml:"hooks"`
-	GroupLimits plan.Limits   `yaml:"group_limits"`
-	WaitTimeout time.Duration `yaml:"wait_timeout"`
+	Consistency string       `yaml:"consistency"`
+	API         APIConfig    `yaml:"api"`
+	Freeze      FreezeConfig `yaml:"freeze"`
+	// Retention prunes managed snapshots; QuotaPerDisk is the manual
+	// snapshot quota per disk that eviction keeps room under.
+	Retention    retention.Config `yaml:"retention"`
+	QuotaPerDisk int              `yaml:"quota_per_disk"`
+	Hooks        HooksConfig      `yaml:"hooks"`
+	GroupLimits  plan.Limits      `yaml:"group_limits"`
+	WaitTimeout  time.Duration    `yaml:"wait_timeout"`
 	// CoalesceWindow: hook requests this soon after a hook job started
 	// join it instead of snapshotting again.
 	CoalesceWindow time.Duration `yaml:"coalesce_window"`
@@ -101,6 +106,8 @@ func Defaults() Config {
 		GroupLimits:      plan.DefaultLimits,
 		WaitTimeout:      time.Hour,
 		CoalesceWindow:   10 * time.Minute,
+		Retention:        retention.DefaultConfig(),
+		QuotaPerDisk:     retention.DefaultManualSnapshotQuota,
 		Freeze:           FreezeConfig{Deadline: 10 * time.Second, Journal: "/run/ecssnap/freeze.json"},
 		Hooks:            HooksConfig{Dir: "/etc/ecssnap/hooks.d", ScriptTimeout: time.Minute, TotalTimeout: 5 * time.Minute},
 		API: APIConfig{
@@ -169,6 +176,12 @@ func (c Config) validate() error {
 	case "", "crash", "fs", "app":
 	default:
 		return &Error{fmt.Errorf("consistency %q: want crash, fs or app", c.Consistency)}
+	}
+	if err := c.Retention.Validate(); err != nil {
+		return &Error{fmt.Errorf("retention: %w", err)}
+	}
+	if c.QuotaPerDisk < 0 {
+		return &Error{fmt.Errorf("quota_per_disk must not be negative")}
 	}
 	if c.Freeze.Deadline <= 0 || c.Freeze.Deadline > 60*time.Second {
 		return &Error{fmt.Errorf("freeze.deadline %s must be between 1s and 60s", c.Freeze.Deadline)}

@@ -52,6 +52,8 @@ type Jobs struct {
 	window time.Duration
 
 	metrics *metrics
+	// afterSuccess runs in the worker after each job that succeeded.
+	afterSuccess func(context.Context)
 
 	mu      sync.Mutex
 	queue   []*Job
@@ -239,6 +241,9 @@ func (j *Jobs) execute(ctx context.Context, e *Job) {
 		res, err = eng.Run(ctx, e.req)
 	}
 	j.finish(e, res, err, ctx.Err() != nil)
+	if err == nil && res != nil && !res.DryRun && j.afterSuccess != nil {
+		j.afterSuccess(ctx)
+	}
 }
 
 // finish ends a job. A job interrupted by the daemon's shutdown keeps the

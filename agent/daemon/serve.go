@@ -25,8 +25,11 @@ type Options struct {
 	Engine func(emit func(job.Event)) *job.Engine
 	// Reload re-reads the configuration (SIGHUP) and returns the new
 	// engine factory.
-	Reload  func() (func(emit func(job.Event)) *job.Engine, error)
-	Window  time.Duration // coalescing window for hook requests
+	Reload func() (func(emit func(job.Event)) *job.Engine, error)
+	Window time.Duration // coalescing window for hook requests
+	// Prune applies retention; the daemon runs it after each successful
+	// job and once a day. It returns how many items it deleted.
+	Prune   func(ctx context.Context) (int, error)
 	Version string
 	Logger  *slog.Logger
 	Getenv  func(string) string
@@ -64,6 +67,19 @@ func Serve(ctx context.Context, opts Options) error {
 
 	jobs := NewJobs(JobsOptions{Engine: opts.Engine, Store: st, Logger: log, Now: opts.Now, Window: opts.Window})
 	jobs.metrics = m
+	prune := func(ctx context.Context) {
+		if opts.Prune == nil {
+			return
+		}
+		n, err := opts.Prune(ctx)
+		m.addPruned(n)
+		if err != nil {
+			log.Warn("retention could not prune everything", "error", err)
+		} else if n > 0 {
+			log.Info("retention pruned managed snapshots", "deleted", n)
+		}
+	}
+	jobs.afterSuccess = prune
 	if err := jobs.Reconcile(); err != nil {
 		return err
 	}
@@ -94,7 +110,7 @@ func Serve(ctx context.Context, opts Options) error {
 	}
 	log.Info("ecssnap daemon ready", "socket", opts.Socket, "version", opts.Version)
 
-	waitForStop(ctx, sd, opts, jobs, log)
+	waitForStop(ctx, sd, opts, jobs, func() { prune(jobCtx) }, log)
 
 	_ = sd.notify("STOPPING=1")
 	shutdownCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
@@ -107,7 +123,11 @@ func Serve(ctx context.Context, opts Options) error {
 }
 
 // waitForStop keeps the watchdog fed and handles reloads until ctx ends.
-func waitForStop(ctx context.Context, sd *notifier, opts Options, jobs *Jobs, log *slog.Logger) {
+func waitForStop(ctx context.Context, sd *notifier, opts Options, jobs *Jobs, daily func(), log *slog.Logger) {
+	// Retention once a day as well as after each job, for instances that
+	// rarely snapshot.
+	day := time.NewTicker(24 * time.Hour)
+	defer day.Stop()
 	var tick <-chan time.Time
 	if iv := watchdogInterval(opts.Getenv); iv > 0 {
 		t := time.NewTicker(iv)
@@ -122,6 +142,8 @@ func waitForStop(ctx context.Context, sd *notifier, opts Options, jobs *Jobs, lo
 			return
 		case <-tick:
 			_ = sd.notify("WATCHDOG=1")
+		case <-day.C:
+			go daily()
 		case <-reload:
 			if opts.Reload == nil {
 				continue

@@ -50,6 +50,9 @@ type Engine struct {
 	Freezing Freezing
 	// Hooks runs the hook scripts; nil runs none.
 	Hooks HookRunner
+	// MakeRoom, when set, runs in preflight to make sure every selected
+	// disk has room under its snapshot quota (evicting managed snapshots).
+	MakeRoom func(ctx context.Context, c Cloud, instanceID string, diskIDs []string) error
 	// Record persists the job (state is one of the Record* constants). It
 	// runs before the create calls, after them, and at the end; nil
 	// records nothing.

@@ -110,6 +110,11 @@ func (r *run) preflight(ctx context.Context, p *plan.Plan) error {
 			conns++
 		}
 	}
+	if r.e.MakeRoom != nil {
+		if err := r.e.MakeRoom(ctx, r.cloud, r.res.InstanceID, p.Selected()); err != nil {
+			return fmt.Errorf("make room under the snapshot quota: %w", err)
+		}
+	}
 	busy, err := r.cloud.Preflight(ctx, r.res.InstanceID, conns)
 	if err != nil {
 		return fmt.Errorf("preflight: %w", err)
