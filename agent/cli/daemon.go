@@ -17,7 +17,7 @@ func runDaemon(ctx context.Context, a *app, args []string) error {
 	}
 	opts := daemon.Options{
 		Socket: a.cfg.Socket, StateDir: a.cfg.StateDir, JournalPath: a.cfg.Freeze.Journal,
-		Engine: a.engine, Window: a.cfg.CoalesceWindow, Version: Version, Logger: a.logger,
+		Engine: a.engine, Window: a.cfg.CoalesceWindow, MetricsTextfile: a.cfg.MetricsTextfile, Version: Version, Logger: a.logger,
 		Getenv: a.env.Getenv, Now: a.env.Now,
 		Prune: func(ctx context.Context) (int, error) {
 			rep, err := a.prune(ctx, false)

@@ -51,9 +51,12 @@ type Config struct {
 	// snapshot quota per disk that eviction keeps room under.
 	Retention    retention.Config `yaml:"retention"`
 	QuotaPerDisk int              `yaml:"quota_per_disk"`
-	Hooks        HooksConfig      `yaml:"hooks"`
-	GroupLimits  plan.Limits      `yaml:"group_limits"`
-	WaitTimeout  time.Duration    `yaml:"wait_timeout"`
+	// MetricsTextfile is a node_exporter textfile the daemon keeps current
+	// ("" for none), e.g. /var/lib/node_exporter/textfile_collector/ecssnap.prom.
+	MetricsTextfile string        `yaml:"metrics_textfile"`
+	Hooks           HooksConfig   `yaml:"hooks"`
+	GroupLimits     plan.Limits   `yaml:"group_limits"`
+	WaitTimeout     time.Duration `yaml:"wait_timeout"`
 	// CoalesceWindow: hook requests this soon after a hook job started
 	// join it instead of snapshotting again.
 	CoalesceWindow time.Duration `yaml:"coalesce_window"`

@@ -2,6 +2,7 @@ package daemon
 
 import (
 	"context"
+	"os"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -21,9 +22,10 @@ import (
 
 // testDaemon runs Serve on a socket in a temp dir against an emulator.
 type testDaemon struct {
-	env    *ecsemutest.Env
-	client *localapi.Client
-	now    *fakeNow
+	env      *ecsemutest.Env
+	textfile string
+	client   *localapi.Client
+	now      *fakeNow
 }
 
 type fakeNow struct {
@@ -63,11 +65,12 @@ func startDaemon(t *testing.T, sc *ecsemu.Scenario) *testDaemon {
 	}
 	clock := &fakeNow{t: time.Now()}
 	socket := filepath.Join(dir, "ecssnap.sock")
+	textfile := filepath.Join(dir, "ecssnap.prom")
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() {
 		done <- Serve(ctx, Options{Socket: socket, StateDir: filepath.Join(dir, "state"),
-			JournalPath: filepath.Join(dir, "freeze.json"), Engine: engine, Now: clock.Now,
+			JournalPath: filepath.Join(dir, "freeze.json"), Engine: engine, Now: clock.Now, MetricsTextfile: textfile,
 			Getenv: func(string) string { return "" }})
 	}()
 	t.Cleanup(func() {
@@ -87,7 +90,7 @@ func startDaemon(t *testing.T, sc *ecsemu.Scenario) *testDaemon {
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
-	return &testDaemon{env: env, client: client, now: clock}
+	return &testDaemon{env: env, client: client, now: clock, textfile: textfile}
 }
 
 func quick() *ecsemu.Scenario {
@@ -201,5 +204,16 @@ func TestManualRequestsQueue(t *testing.T) {
 	}
 	if !vb.Result.Started.After(va.Result.Finished) && !vb.Result.Started.Equal(va.Result.Finished) {
 		t.Errorf("jobs overlapped: second started %v, first finished %v", vb.Result.Started, va.Result.Finished)
+	}
+	var m strings.Builder
+	if err := d.client.Metrics(ctx, &m); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(m.String(), `ecssnap_jobs_total{outcome="succeeded",trigger="manual"} 2`) {
+		t.Errorf("metrics:\n%s", m.String())
+	}
+	text, err := os.ReadFile(d.textfile)
+	if err != nil || !strings.Contains(string(text), "ecssnap_api_calls_total") {
+		t.Errorf("textfile: %v\n%s", err, text)
 	}
 }

@@ -52,8 +52,10 @@ type Jobs struct {
 	window time.Duration
 
 	metrics *metrics
-	// afterSuccess runs in the worker after each job that succeeded.
+	// afterSuccess runs in the worker after each job that succeeded;
+	// afterEach after every job.
 	afterSuccess func(context.Context)
+	afterEach    func()
 
 	mu      sync.Mutex
 	queue   []*Job
@@ -243,6 +245,9 @@ func (j *Jobs) execute(ctx context.Context, e *Job) {
 	j.finish(e, res, err, ctx.Err() != nil)
 	if err == nil && res != nil && !res.DryRun && j.afterSuccess != nil {
 		j.afterSuccess(ctx)
+	}
+	if j.afterEach != nil {
+		j.afterEach()
 	}
 }
 

@@ -3,6 +3,8 @@ package daemon
 import (
 	"fmt"
 	"io"
+	"os"
+	"path/filepath"
 	"sort"
 	"sync"
 
@@ -91,4 +93,26 @@ func (m *metrics) write(w io.Writer, j *Jobs) error {
 	}
 	p("# HELP ecssnap_job_running Whether a job is running.\n# TYPE ecssnap_job_running gauge\necssnap_job_running %d\n", busy)
 	return err
+}
+
+// writeTextfile replaces path with the current metrics: written to a temp
+// file in the same directory and renamed, so the collector never reads half.
+func writeTextfile(path string, m *metrics, j *Jobs) error {
+	tmp, err := os.CreateTemp(filepath.Dir(path), ".ecssnap-metrics-*")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(tmp.Name())
+	if err := m.write(tmp, j); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Chmod(0o644); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Close(); err != nil {
+		return err
+	}
+	return os.Rename(tmp.Name(), path)
 }

@@ -29,11 +29,14 @@ type Options struct {
 	Window time.Duration // coalescing window for hook requests
 	// Prune applies retention; the daemon runs it after each successful
 	// job and once a day. It returns how many items it deleted.
-	Prune   func(ctx context.Context) (int, error)
-	Version string
-	Logger  *slog.Logger
-	Getenv  func(string) string
-	Now     func() time.Time
+	Prune func(ctx context.Context) (int, error)
+	// MetricsTextfile, when set, receives the metrics after every job, for
+	// node_exporter's textfile collector.
+	MetricsTextfile string
+	Version         string
+	Logger          *slog.Logger
+	Getenv          func(string) string
+	Now             func() time.Time
 }
 
 // Serve runs the daemon until ctx ends: it thaws what a crashed
@@ -80,6 +83,14 @@ func Serve(ctx context.Context, opts Options) error {
 		}
 	}
 	jobs.afterSuccess = prune
+	jobs.afterEach = func() {
+		if opts.MetricsTextfile == "" {
+			return
+		}
+		if err := writeTextfile(opts.MetricsTextfile, m, jobs); err != nil {
+			log.Warn("could not write the metrics textfile", "path", opts.MetricsTextfile, "error", err)
+		}
+	}
 	if err := jobs.Reconcile(); err != nil {
 		return err
 	}
