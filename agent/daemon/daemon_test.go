@@ -2,10 +2,12 @@ package daemon
 
 import (
 	"context"
+	"errors"
 	"os"
 	"path/filepath"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -46,6 +48,10 @@ func (f *fakeNow) Advance(d time.Duration) {
 }
 
 func startDaemon(t *testing.T, sc *ecsemu.Scenario) *testDaemon {
+	return startDaemonWith(t, sc, nil)
+}
+
+func startDaemonWith(t *testing.T, sc *ecsemu.Scenario, reload func() (func(func(job.Event)) *job.Engine, error)) *testDaemon {
 	t.Helper()
 	env := ecsemutest.Start(t, ecsemutest.WithScenario(sc))
 	dir := t.TempDir()
@@ -71,6 +77,7 @@ func startDaemon(t *testing.T, sc *ecsemu.Scenario) *testDaemon {
 	go func() {
 		done <- Serve(ctx, Options{Socket: socket, StateDir: filepath.Join(dir, "state"),
 			JournalPath: filepath.Join(dir, "freeze.json"), Engine: engine, Now: clock.Now, MetricsTextfile: textfile,
+			Reload: reload,
 			Getenv: func(string) string { return "" }})
 	}()
 	t.Cleanup(func() {
@@ -215,5 +222,28 @@ func TestManualRequestsQueue(t *testing.T) {
 	text, err := os.ReadFile(d.textfile)
 	if err != nil || !strings.Contains(string(text), "ecssnap_api_calls_total") {
 		t.Errorf("textfile: %v\n%s", err, text)
+	}
+}
+
+// SIGHUP reloads the configuration: the next job uses the new engine.
+func TestSIGHUPReloads(t *testing.T) {
+	reloaded := make(chan struct{}, 1)
+	d := startDaemonWith(t, quick(), func() (func(func(job.Event)) *job.Engine, error) {
+		reloaded <- struct{}{}
+		return nil, errors.New("a broken configuration")
+	})
+	if err := syscall.Kill(os.Getpid(), syscall.SIGHUP); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-reloaded:
+	case <-time.After(5 * time.Second):
+		t.Fatal("SIGHUP did not reload")
+	}
+	// A failed reload keeps the old configuration: jobs still run.
+	v, err := d.client.CreateJob(context.Background(), localapi.CreateJobRequest{Trigger: "manual", Disks: plan.Selection{Kind: "data"},
+		Consistency: "crash", Wait: localapi.WaitCompleted})
+	if err != nil || v.Result == nil || v.Result.Outcome != "succeeded" {
+		t.Fatalf("job after a failed reload: %+v, %v", v, err)
 	}
 }

@@ -21,11 +21,16 @@ type metrics struct {
 	frozenMax   float64
 	apiCalls    int64
 	apiRetries  int64
+	apiSeconds  float64
+	apiErrors   map[string]int64
+	thawedEarly int64 // freezes ended by the deadline, a signal or the guard
 	guardThaws  int64 // filesystems thawed by recovery at start
 	pruned      int64
 }
 
-func newMetrics() *metrics { return &metrics{jobs: map[[2]string]int64{}} }
+func newMetrics() *metrics {
+	return &metrics{jobs: map[[2]string]int64{}, apiErrors: map[string]int64{}}
+}
 
 // observe records a finished job.
 func (m *metrics) observe(res *job.Result) {
@@ -37,11 +42,18 @@ func (m *metrics) observe(res *job.Result) {
 	m.jobs[[2]string{res.Outcome, res.Trigger}]++
 	m.apiCalls += res.APICalls
 	m.apiRetries += res.Retries
+	m.apiSeconds += float64(res.APITimeMS) / 1000
+	for code, n := range res.APIErrors {
+		m.apiErrors[code] += n
+	}
 	if f := res.Freeze; f != nil && len(f.Frozen) > 0 {
 		s := float64(f.HeldMS) / 1000
 		m.frozenCount++
 		m.frozenSum += s
 		m.frozenMax = max(m.frozenMax, s)
+		if f.ThawedEarly {
+			m.thawedEarly++
+		}
 	}
 }
 
@@ -84,6 +96,17 @@ func (m *metrics) write(w io.Writer, j *Jobs) error {
 	p("# HELP ecssnap_freeze_held_seconds_max Longest freeze so far.\n# TYPE ecssnap_freeze_held_seconds_max gauge\necssnap_freeze_held_seconds_max %g\n", m.frozenMax)
 	p("# HELP ecssnap_api_calls_total ECS API requests sent, retries included.\n# TYPE ecssnap_api_calls_total counter\necssnap_api_calls_total %d\n", m.apiCalls)
 	p("# HELP ecssnap_api_retries_total ECS API requests that were repeats.\n# TYPE ecssnap_api_retries_total counter\necssnap_api_retries_total %d\n", m.apiRetries)
+	p("# HELP ecssnap_api_seconds_total Time spent in ECS API requests.\n# TYPE ecssnap_api_seconds_total counter\necssnap_api_seconds_total %g\n", m.apiSeconds)
+	p("# HELP ecssnap_api_errors_total Failed ECS API requests by error code.\n# TYPE ecssnap_api_errors_total counter\n")
+	codes := make([]string, 0, len(m.apiErrors))
+	for c := range m.apiErrors {
+		codes = append(codes, c)
+	}
+	sort.Strings(codes)
+	for _, c := range codes {
+		p("ecssnap_api_errors_total{code=%q} %d\n", c, m.apiErrors[c])
+	}
+	p("# HELP ecssnap_freeze_thawed_early_total Freezes ended by the deadline, a signal or the guard before the creates were answered.\n# TYPE ecssnap_freeze_thawed_early_total counter\necssnap_freeze_thawed_early_total %d\n", m.thawedEarly)
 	p("# HELP ecssnap_thaw_recoveries_total Filesystems thawed at start from a dead process's freeze journal.\n# TYPE ecssnap_thaw_recoveries_total counter\necssnap_thaw_recoveries_total %d\n", m.guardThaws)
 	p("# HELP ecssnap_snapshots_pruned_total Managed snapshots deleted by retention.\n# TYPE ecssnap_snapshots_pruned_total counter\necssnap_snapshots_pruned_total %d\n", m.pruned)
 	p("# HELP ecssnap_jobs_queued Jobs waiting to run.\n# TYPE ecssnap_jobs_queued gauge\necssnap_jobs_queued %d\n", queued)

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"os"
 	"sync"
 	"time"
 
@@ -102,6 +103,10 @@ func Serve(ctx context.Context, opts Options) error {
 	srv := localapi.NewServer(localapi.NewHandler(b, localapi.HandlerOptions{Logger: log, Group: opts.Group}),
 		localapi.ServerOptions{Logger: log})
 
+	// SIGHUP is caught from here on, before anyone can see the daemon up.
+	reload := reloadSignal()
+	defer stopReloadSignal(reload)
+
 	jobCtx, stopJobs := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopJobs()
 	var wg sync.WaitGroup
@@ -121,7 +126,7 @@ func Serve(ctx context.Context, opts Options) error {
 	}
 	log.Info("ecssnap daemon ready", "socket", opts.Socket, "version", opts.Version)
 
-	waitForStop(ctx, sd, opts, jobs, func() { prune(jobCtx) }, log)
+	waitForStop(ctx, sd, opts, jobs, reload, func() { prune(jobCtx) }, log)
 
 	_ = sd.notify("STOPPING=1")
 	shutdownCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
@@ -134,7 +139,7 @@ func Serve(ctx context.Context, opts Options) error {
 }
 
 // waitForStop keeps the watchdog fed and handles reloads until ctx ends.
-func waitForStop(ctx context.Context, sd *notifier, opts Options, jobs *Jobs, daily func(), log *slog.Logger) {
+func waitForStop(ctx context.Context, sd *notifier, opts Options, jobs *Jobs, reload <-chan os.Signal, daily func(), log *slog.Logger) {
 	// Retention once a day as well as after each job, for instances that
 	// rarely snapshot.
 	day := time.NewTicker(24 * time.Hour)
@@ -145,8 +150,6 @@ func waitForStop(ctx context.Context, sd *notifier, opts Options, jobs *Jobs, da
 		defer t.Stop()
 		tick = t.C
 	}
-	reload := reloadSignal()
-	defer stopReloadSignal(reload)
 	for {
 		select {
 		case <-ctx.Done():

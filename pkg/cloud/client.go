@@ -72,6 +72,46 @@ type sdkClient struct {
 type Stats struct {
 	Calls   atomic.Int64 // HTTP attempts, retries included
 	Retries atomic.Int64
+
+	mu       sync.Mutex
+	errors   map[string]int64 // by API error code ("transport" without one)
+	duration time.Duration    // summed over attempts
+}
+
+// ErrorCounts returns the failed attempts so far by error code.
+func (c *Client) ErrorCounts() map[string]int64 {
+	c.stats.mu.Lock()
+	defer c.stats.mu.Unlock()
+	out := make(map[string]int64, len(c.stats.errors))
+	for k, v := range c.stats.errors {
+		out[k] = v
+	}
+	return out
+}
+
+// CallTime returns the time spent in API attempts so far.
+func (c *Client) CallTime() time.Duration {
+	c.stats.mu.Lock()
+	defer c.stats.mu.Unlock()
+	return c.stats.duration
+}
+
+func (s *Stats) observe(d time.Duration, err error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.duration += d
+	if err == nil {
+		return
+	}
+	code := "transport"
+	var ae *APIError
+	if errors.As(err, &ae) && ae.Code != "" {
+		code = ae.Code
+	}
+	if s.errors == nil {
+		s.errors = map[string]int64{}
+	}
+	s.errors[code]++
 }
 
 // New validates cfg and returns a client. It makes no network calls.
@@ -217,11 +257,18 @@ func (c *Client) call(ctx context.Context, r rpc) error {
 	ctx, cancel := context.WithTimeout(ctx, c.cfg.Retry.Budget)
 	defer cancel()
 	expiredOnce := false
+	var last error
 	for attempt := 1; ; attempt++ {
 		err := c.attempt(ctx, r)
 		if err == nil {
 			return nil
 		}
+		if ctx.Err() != nil && last != nil {
+			// The budget ran out during this attempt: the error worth
+			// reporting is the one that caused the retries.
+			return last
+		}
+		last = err
 		kind := KindOf(err)
 		if kind == KindCredentialsExpired && !expiredOnce {
 			// The chain served a token the API already considers expired
@@ -273,6 +320,7 @@ func (c *Client) attempt(ctx context.Context, r rpc) (err error) {
 	if err != nil {
 		err = c.wrap(r, err)
 	}
+	c.stats.observe(time.Since(start), err)
 	c.log.Debug("ECS call", "action", r.action, "resource", r.resource, "ms", time.Since(start).Milliseconds(), "error", err)
 	return err
 }

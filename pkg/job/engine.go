@@ -31,6 +31,8 @@ type Cloud interface {
 	Preflight(ctx context.Context, instanceID string, conns int) ([]cloud.Snapshot, error)
 	CallCount() int64
 	RetryCount() int64
+	ErrorCounts() map[string]int64
+	CallTime() time.Duration
 }
 
 // Identifier tells the instance who it is (the metadata service).
@@ -427,6 +429,8 @@ func (r *run) finish(err error) {
 	if r.cloud != nil {
 		r.res.APICalls = r.cloud.CallCount()
 		r.res.Retries = r.cloud.RetryCount()
+		r.res.APIErrors = r.cloud.ErrorCounts()
+		r.res.APITimeMS = r.cloud.CallTime().Milliseconds()
 	}
 	created := 0
 	for _, s := range r.res.Snapshots {

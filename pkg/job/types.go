@@ -94,16 +94,20 @@ type Result struct {
 	Snapshots   []SnapshotResult `json:"snapshots"`
 	Creates     []CreateCall     `json:"creates,omitempty"`
 	// Resumed is set when the job was finished by Resume after a crash.
-	Resumed    bool      `json:"resumed,omitempty"`
-	Timings    Timings   `json:"timings"`
-	APICalls   int64     `json:"api_calls"`
-	Retries    int64     `json:"retries"`
-	Started    time.Time `json:"started"`
-	Finished   time.Time `json:"finished"`
-	Outcome    string    `json:"outcome"` // succeeded, failed, partial, created, timed-out, planned
-	Error      string    `json:"error,omitempty"`
-	ErrorClass string    `json:"error_class,omitempty"` // see Classify
-	Warnings   []string  `json:"warnings,omitempty"`
+	Resumed  bool    `json:"resumed,omitempty"`
+	Timings  Timings `json:"timings"`
+	APICalls int64   `json:"api_calls"`
+	Retries  int64   `json:"retries"`
+	// APIErrors counts failed attempts by error code; APITimeMS sums the
+	// time spent in API calls (parallel calls add up).
+	APIErrors  map[string]int64 `json:"api_errors,omitempty"`
+	APITimeMS  int64            `json:"api_time_ms"`
+	Started    time.Time        `json:"started"`
+	Finished   time.Time        `json:"finished"`
+	Outcome    string           `json:"outcome"` // succeeded, failed, partial, created, timed-out, planned
+	Error      string           `json:"error,omitempty"`
+	ErrorClass string           `json:"error_class,omitempty"` // see Classify
+	Warnings   []string         `json:"warnings,omitempty"`
 }
 
 // Event is one step of a job, for progress displays and NDJSON streams.
