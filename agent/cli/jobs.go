@@ -10,6 +10,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/ecssnap/ecssnap/agent/daemon"
 	"github.com/ecssnap/ecssnap/pkg/localapi"
 	"github.com/ecssnap/ecssnap/pkg/store"
 )
@@ -35,8 +36,7 @@ func (a *app) jobViews(ctx context.Context, limit int) ([]*localapi.JobView, err
 	}
 	out := make([]*localapi.JobView, len(recs))
 	for i, r := range recs {
-		out[i] = &localapi.JobView{ID: r.ID, State: r.State, Trigger: r.Request.Trigger, Reason: r.Request.Reason,
-			Session: r.Session, Created: r.Created, Updated: r.Updated, Result: r.Result, Error: r.Error}
+		out[i] = daemon.RecordView(r)
 	}
 	return out, nil
 }
@@ -121,8 +121,7 @@ func (a *app) storedJob(id string) (*localapi.JobView, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &localapi.JobView{ID: r.ID, State: r.State, Trigger: r.Request.Trigger, Reason: r.Request.Reason,
-		Session: r.Session, Created: r.Created, Updated: r.Updated, Result: r.Result, Error: r.Error}, nil
+	return daemon.RecordView(r), nil
 }
 
 // runStatus reports the daemon and the latest job.

@@ -55,10 +55,11 @@ func (b *backend) CreateJob(ctx context.Context, req localapi.CreateJobRequest, 
 func (b *backend) view(e *Job) *localapi.JobView {
 	b.jobs.mu.Lock()
 	defer b.jobs.mu.Unlock()
-	return recordView(e.rec)
+	return RecordView(e.rec)
 }
 
-func recordView(r *store.Record) *localapi.JobView {
+// RecordView shows a stored job the way the API does.
+func RecordView(r *store.Record) *localapi.JobView {
 	return &localapi.JobView{
 		ID: r.ID, State: r.State, Trigger: r.Request.Trigger, Reason: r.Request.Reason, Session: r.Session,
 		Created: r.Created, Updated: r.Updated, Result: r.Result, Error: r.Error,
@@ -76,7 +77,7 @@ func (b *backend) ListJobs(_ context.Context, limit int) ([]*localapi.JobView, e
 	}
 	out := make([]*localapi.JobView, len(recs))
 	for i, r := range recs {
-		out[i] = recordView(r)
+		out[i] = RecordView(r)
 	}
 	return out, nil
 }
@@ -92,7 +93,7 @@ func (b *backend) GetJob(_ context.Context, id string) (*localapi.JobView, error
 	if err != nil {
 		return nil, err
 	}
-	return recordView(r), nil
+	return RecordView(r), nil
 }
 
 // Events replays the job's events so far, then streams the rest until the

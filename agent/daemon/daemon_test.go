@@ -11,8 +11,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/aliyun/credentials-go/credentials/providers"
-
 	"github.com/ecssnap/ecssnap/pkg/cloud"
 	"github.com/ecssnap/ecssnap/pkg/ecsemu"
 	"github.com/ecssnap/ecssnap/pkg/ecsemu/ecsemutest"
@@ -55,10 +53,7 @@ func startDaemonWith(t *testing.T, sc *ecsemu.Scenario, reload func() (func(func
 	t.Helper()
 	env := ecsemutest.Start(t, ecsemutest.WithScenario(sc))
 	dir := t.TempDir()
-	creds := cloud.NewCredentials(func() cloud.CredentialSource {
-		p, _ := providers.NewStaticAKCredentialsProviderBuilder().WithAccessKeyId(env.AccessKeyID).WithAccessKeySecret(env.AccessKeySecret).Build()
-		return p
-	})
+	creds := cloud.NewStaticCredentials(env.AccessKeyID, env.AccessKeySecret)
 	md := imds.New(imds.Config{Endpoint: env.IMDSURL})
 	engine := func(emit func(job.Event)) *job.Engine {
 		return &job.Engine{

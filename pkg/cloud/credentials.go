@@ -87,3 +87,22 @@ func (c *Credentials) Reset() {
 	c.chain = nil
 	c.mu.Unlock()
 }
+
+// NewStaticCredentials uses one fixed access key (credentials-go's static
+// provider): for tools and tests that are handed a key, not for instances,
+// which should use their RAM role through NewDefaultCredentials.
+func NewStaticCredentials(id, secret string) *Credentials {
+	return NewCredentials(func() CredentialSource {
+		p, err := providers.NewStaticAKCredentialsProviderBuilder().WithAccessKeyId(id).WithAccessKeySecret(secret).Build()
+		if err != nil {
+			return failedSource{err}
+		}
+		return p
+	})
+}
+
+// failedSource reports why a provider could not be built.
+type failedSource struct{ err error }
+
+func (f failedSource) GetCredentials() (*providers.Credentials, error) { return nil, f.err }
+func (failedSource) GetProviderName() string                           { return "static" }

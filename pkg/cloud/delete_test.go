@@ -10,8 +10,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/aliyun/credentials-go/credentials/providers"
-
 	"github.com/ecssnap/ecssnap/pkg/cloud"
 	"github.com/ecssnap/ecssnap/pkg/ecsemu"
 	"github.com/ecssnap/ecssnap/pkg/ecsemu/ecsemutest"
@@ -99,13 +97,7 @@ func TestDeleteSnapshotGroupReportsKeptMembers(t *testing.T) {
 			{"OperationStatus":"Failed","ErrorCode":"SnapshotCreatedImage","ErrorMsg":"used by an image","RelatedItemSet":{"RelatedItem":[{"Name":"SnapshotId","Value":"s-kept"}]}}]}}`)
 	}))
 	defer srv.Close()
-	creds := cloud.NewCredentials(func() cloud.CredentialSource {
-		p, err := providers.NewStaticAKCredentialsProviderBuilder().WithAccessKeyId("ak").WithAccessKeySecret("secret").Build()
-		if err != nil {
-			t.Errorf("static provider: %v", err)
-		}
-		return p
-	})
+	creds := cloud.NewStaticCredentials("ak", "secret")
 	cl, err := cloud.New(cloud.Config{Region: "cn-hangzhou", Endpoint: srv.URL, Credentials: creds,
 		Retry: cloud.RetryPolicy{Base: time.Millisecond, Budget: time.Second}})
 	if err != nil {

@@ -9,8 +9,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/aliyun/credentials-go/credentials/providers"
-
 	"github.com/ecssnap/ecssnap/pkg/cloud"
 	"github.com/ecssnap/ecssnap/pkg/ecsemu"
 	"github.com/ecssnap/ecssnap/pkg/ecsemu/ecsemutest"
@@ -32,14 +30,7 @@ func fastScenario() *ecsemu.Scenario {
 func newEngine(t testing.TB, env *ecsemutest.Env, retry cloud.RetryPolicy) (*job.Engine, *events) {
 	t.Helper()
 	ev := &events{}
-	creds := cloud.NewCredentials(func() cloud.CredentialSource {
-		p, err := providers.NewStaticAKCredentialsProviderBuilder().
-			WithAccessKeyId(env.AccessKeyID).WithAccessKeySecret(env.AccessKeySecret).Build()
-		if err != nil {
-			t.Errorf("static provider: %v", err)
-		}
-		return p
-	})
+	creds := cloud.NewStaticCredentials(env.AccessKeyID, env.AccessKeySecret)
 	return &job.Engine{
 		Metadata: imds.New(imds.Config{Endpoint: env.IMDSURL}),
 		NewCloud: func(region string) (job.Cloud, error) {

@@ -8,8 +8,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/aliyun/credentials-go/credentials/providers"
-
 	"github.com/ecssnap/ecssnap/pkg/cloud"
 	"github.com/ecssnap/ecssnap/pkg/ecsemu"
 	"github.com/ecssnap/ecssnap/pkg/ecsemu/ecsemutest"
@@ -27,14 +25,7 @@ var t0 = time.Date(2025, 3, 1, 8, 0, 0, 0, time.UTC)
 // fast retries.
 func staticClient(t *testing.T, env *ecsemutest.Env) *cloud.Client {
 	t.Helper()
-	creds := cloud.NewCredentials(func() cloud.CredentialSource {
-		p, err := providers.NewStaticAKCredentialsProviderBuilder().
-			WithAccessKeyId(env.AccessKeyID).WithAccessKeySecret(env.AccessKeySecret).Build()
-		if err != nil {
-			t.Errorf("static provider: %v", err)
-		}
-		return p
-	})
+	creds := cloud.NewStaticCredentials(env.AccessKeyID, env.AccessKeySecret)
 	cl, err := cloud.New(cloud.Config{Region: env.RegionID, Endpoint: env.APIURL, Credentials: creds,
 		Retry: cloud.RetryPolicy{Base: time.Millisecond, Max: 10 * time.Millisecond, Budget: 5 * time.Second}})
 	if err != nil {
