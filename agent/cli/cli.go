@@ -65,6 +65,7 @@ var commands = map[string]command{
 	"list":     {"list recorded jobs (--snapshots: the managed snapshots in the cloud)", runList},
 	"show":     {"show one job", runShow},
 	"prune":    {"apply retention to the managed snapshots", runPrune},
+	"doctor":   {"check metadata, credentials, RAM permissions, disks, quotas, freezing, hooks, daemon", runDoctor},
 	"status":   {"the daemon and the latest job", runStatus},
 	"selftest": {"freeze and thaw throwaway loop filesystems: what this kernel supports", runSelftest},
 	"daemon":   {"run as the service (systemd starts it)", runDaemon},

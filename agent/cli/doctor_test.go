@@ -1,0 +1,48 @@
+package cli_test
+
+import (
+	"encoding/json"
+	"strings"
+	"testing"
+
+	"github.com/ecssnap/ecssnap/agent/cli"
+	"github.com/ecssnap/ecssnap/pkg/ecsemu/ecsemutest"
+)
+
+func TestDoctor(t *testing.T) {
+	h := newHarness(t, ecsemutest.WithScenario(quickScenario()))
+	code, stdout, stderr := h.run("ecssnap", "doctor", "--json")
+	var checks []struct{ Name, Result, Detail string }
+	if err := json.Unmarshal([]byte(stdout), &checks); err != nil {
+		t.Fatalf("%v\n%s%s", err, stdout, stderr)
+	}
+	got := map[string]string{}
+	for _, c := range checks {
+		got[c.Name] = c.Result
+		if c.Detail == "" {
+			t.Errorf("%s has no detail", c.Name)
+		}
+	}
+	for _, name := range []string{"metadata service", "instance identity", "credentials", "RAM ecs:CreateSnapshot",
+		"RAM ecs:DescribeDisks", "RAM ecs:DeleteSnapshotGroup", "quota d-bp1ecssnapeff0000001"} {
+		if got[name] != "PASS" {
+			t.Errorf("%s = %q, want PASS (all: %v)", name, got[name], got)
+		}
+	}
+	if got["snapshot group"] != "WARN" { // the cloud_efficiency disk cannot join
+		t.Errorf("snapshot group = %q", got["snapshot group"])
+	}
+	if got["daemon"] != "WARN" {
+		t.Errorf("daemon = %q with no daemon running", got["daemon"])
+	}
+	if code != cli.ExitOK {
+		t.Errorf("exit %d with no FAIL: %s", code, stderr)
+	}
+
+	// Not on ECS: a FAIL, exit 1, and the rest says why it was not checked.
+	h.vars["ECSSNAP_METADATA_ENDPOINT"] = "http://127.0.0.1:1"
+	code, stdout, _ = h.run("ecssnap", "doctor")
+	if code != cli.ExitFailed || !strings.Contains(stdout, "FAIL  metadata service") || !strings.Contains(stdout, "not checked") {
+		t.Errorf("exit %d\n%s", code, stdout)
+	}
+}

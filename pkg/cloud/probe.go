@@ -1,0 +1,99 @@
+package cloud
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/aliyun/alibaba-cloud-sdk-go/sdk/requests"
+	"github.com/aliyun/alibaba-cloud-sdk-go/services/ecs"
+)
+
+// Permission is what a probe learned about one API action.
+type Permission string
+
+const (
+	PermissionAllowed Permission = "allowed"
+	PermissionDenied  Permission = "denied"
+	PermissionUnknown Permission = "unknown"
+)
+
+// probeIDs name resources that do not exist: a create or delete aimed at
+// them is authorised (or not) by RAM first, then fails as not found,
+// without side effects.
+const (
+	probeDisk     = "d-ecssnapdoctorprobe0"
+	probeSnapshot = "s-ecssnapdoctorprobe0"
+	probeGroup    = "ssg-ecssnapdoctorprobe"
+)
+
+// ProbeActions are the actions ecssnap uses, in the order doctor checks them.
+var ProbeActions = []string{
+	"DescribeInstances", "DescribeDisks", "DescribeSnapshots", "DescribeSnapshotGroups",
+	"CreateSnapshot", "CreateSnapshotGroup", "TagResources", "DeleteSnapshot", "DeleteSnapshotGroup",
+}
+
+// Probe finds out whether the credentials may call action, without changing
+// anything: reads run with DryRun where the API offers it (success answers
+// DryRunOperation), writes are aimed at resources that do not exist (a
+// not-found answer means RAM let the call through).
+func (c *Client) Probe(ctx context.Context, instanceID, action string) (Permission, error) {
+	var err error
+	switch action {
+	case "DescribeInstances":
+		err = c.call(ctx, rpc{action: action, request: func() requests.AcsRequest {
+			req := ecs.CreateDescribeInstancesRequest()
+			req.RegionId, req.InstanceIds, req.DryRun = c.cfg.Region, jsonList([]string{instanceID}), requests.NewBoolean(true)
+			return req
+		}, send: func(cl *ecs.Client, req requests.AcsRequest) error {
+			_, err := cl.DescribeInstances(req.(*ecs.DescribeInstancesRequest))
+			return err
+		}})
+	case "DescribeDisks":
+		err = c.call(ctx, rpc{action: action, request: func() requests.AcsRequest {
+			req := ecs.CreateDescribeDisksRequest()
+			req.RegionId, req.InstanceId, req.DryRun = c.cfg.Region, instanceID, requests.NewBoolean(true)
+			return req
+		}, send: func(cl *ecs.Client, req requests.AcsRequest) error {
+			_, err := cl.DescribeDisks(req.(*ecs.DescribeDisksRequest))
+			return err
+		}})
+	case "DescribeSnapshots":
+		err = c.call(ctx, rpc{action: action, request: func() requests.AcsRequest {
+			req := ecs.CreateDescribeSnapshotsRequest()
+			req.RegionId, req.InstanceId, req.DryRun = c.cfg.Region, instanceID, requests.NewBoolean(true)
+			return req
+		}, send: func(cl *ecs.Client, req requests.AcsRequest) error {
+			_, err := cl.DescribeSnapshots(req.(*ecs.DescribeSnapshotsRequest))
+			return err
+		}})
+	case "DescribeSnapshotGroups":
+		_, err = c.DescribeSnapshotGroups(ctx, instanceID, []string{probeGroup})
+	case "CreateSnapshot":
+		_, err = c.CreateSnapshot(ctx, CreateSnapshotInput{DiskID: probeDisk, Name: "ecssnap-doctor-probe",
+			Description: "ecssnap doctor probe", ClientToken: "ecssnap-doctor-probe-" + probeDisk})
+	case "CreateSnapshotGroup":
+		_, err = c.CreateSnapshotGroup(ctx, CreateGroupInput{InstanceID: instanceID, DiskIDs: []string{probeDisk},
+			Name: "ecssnap-doctor-probe", Description: "ecssnap doctor probe", ClientToken: "ecssnap-doctor-probe-group"})
+	case "TagResources":
+		err = c.TagSnapshots(ctx, []string{probeSnapshot}, []Tag{{Key: "ecssnap:doctor", Value: "probe"}})
+	case "DeleteSnapshot":
+		err = c.DeleteSnapshot(ctx, probeSnapshot, false)
+	case "DeleteSnapshotGroup":
+		err = c.DeleteSnapshotGroup(ctx, probeGroup)
+	default:
+		return PermissionUnknown, fmt.Errorf("probe: unknown action %s", action)
+	}
+	var ae *APIError
+	switch {
+	case err == nil:
+		return PermissionAllowed, nil // a delete of a missing resource may simply succeed
+	case errors.As(err, &ae) && ae.Code == "DryRunOperation":
+		return PermissionAllowed, nil
+	case ae != nil && (ae.Kind == KindNotFound || ae.Kind == KindInvalidParameter || ae.Kind == KindDiskState):
+		return PermissionAllowed, nil
+	case ae != nil && ae.Kind == KindPermission:
+		return PermissionDenied, err
+	}
+	return PermissionUnknown, err
+}
