@@ -183,3 +183,99 @@ func TestClassifyBindMountReason(t *testing.T) {
 		t.Fatalf("skipped = %+v", skipped)
 	}
 }
+
+// TestClassifyLevels: the levels Classify's order is made of. Members of a
+// level are frozen at once, so none may be mounted inside another of its
+// level, by any of its mounts, and / is always alone and last.
+func TestClassifyLevels(t *testing.T) {
+	tests := []struct {
+		name    string
+		targets []Target
+		want    [][]string // mount points per level, leaves first
+	}{{
+		name: "three levels and an independent leaf",
+		targets: []Target{
+			{MountPoint: "/a", FSType: "ext4", Dev: "7:1"},
+			{MountPoint: "/a/b", FSType: "ext4", Dev: "7:2"},
+			{MountPoint: "/a/b/c", FSType: "ext4", Dev: "7:3"},
+			{MountPoint: "/d", FSType: "ext4", Dev: "7:4"},
+		},
+		want: [][]string{{"/a/b/c", "/d"}, {"/a/b"}, {"/a"}},
+	}, {
+		name: "many disks side by side, root alone at the end",
+		targets: []Target{
+			{MountPoint: "/", FSType: "ext4", Dev: "254:1"},
+			{MountPoint: "/data1", FSType: "xfs", Dev: "8:16"},
+			{MountPoint: "/data2", FSType: "xfs", Dev: "8:32"},
+			{MountPoint: "/var/lib/x", FSType: "ext4", Dev: "8:48"},
+		},
+		want: [][]string{{"/var/lib/x", "/data1", "/data2"}, {"/"}},
+	}, {
+		name: "a child bind-mounted high up still waits for nothing and its parent for it",
+		targets: []Target{
+			{MountPoint: "/data", FSType: "xfs", Dev: "8:16"},
+			{MountPoint: "/b", FSType: "ext4", Dev: "7:1"},
+			{MountPoint: "/data/x", FSType: "ext4", Dev: "7:1"},
+		},
+		want: [][]string{{"/b"}, {"/data"}},
+	}, {
+		name: "each inside the other: one at a time",
+		targets: []Target{
+			{MountPoint: "/", FSType: "ext4", Dev: "254:1"},
+			{MountPoint: "/a", FSType: "ext4", Dev: "7:1"},
+			{MountPoint: "/b/c", FSType: "ext4", Dev: "7:1"},
+			{MountPoint: "/b", FSType: "ext4", Dev: "7:2"},
+			{MountPoint: "/a/d", FSType: "ext4", Dev: "7:2"},
+		},
+		want: [][]string{{"/a"}, {"/b"}, {"/"}},
+	}, {
+		name: "a cycle is broken where the mount points' own nesting allows",
+		targets: []Target{
+			// /x is bind-mounted inside /x/y, which is inside /x. The
+			// deepest group (the one at /x) must not break the cycle: its
+			// mount point holds the other's, so the other goes first.
+			{MountPoint: "/x", FSType: "ext4", Dev: "7:1"},
+			{MountPoint: "/x/y/z/w", FSType: "ext4", Dev: "7:1"},
+			{MountPoint: "/x/y", FSType: "ext4", Dev: "7:2"},
+		},
+		want: [][]string{{"/x/y"}, {"/x"}},
+	}, {
+		name: "two roots (stacked mounts) do not panic",
+		targets: []Target{
+			{MountPoint: "/", FSType: "ext4", Dev: "254:1"},
+			{MountPoint: "/", FSType: "xfs", Dev: "254:2"},
+		},
+		want: [][]string{{"/"}, {"/"}},
+	}}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			frozen, levels, _ := classifyLevels(tc.targets)
+			if len(levels) != len(frozen) {
+				t.Fatalf("%d levels for %d targets", len(levels), len(frozen))
+			}
+			var got [][]string
+			for i, tg := range frozen {
+				if i == 0 || levels[i] != levels[i-1] {
+					if levels[i] != len(got) {
+						t.Fatalf("levels %v are not 0, 1, 2, ... in order", levels)
+					}
+					got = append(got, nil)
+				}
+				got[len(got)-1] = append(got[len(got)-1], tg.MountPoint)
+			}
+			if !slices.EqualFunc(got, tc.want, slices.Equal) {
+				t.Errorf("levels %q, want %q", got, tc.want)
+			}
+			if plain, _ := Classify(tc.targets); !slices.Equal(mps(plain), mps(frozen)) {
+				t.Errorf("Classify order %q differs from its levels' %q", mps(plain), mps(frozen))
+			}
+			ms := make([]wireMount, len(frozen))
+			for i, tg := range frozen {
+				ms[i] = wireMount{Path: tg.MountPoint, Level: levels[i]}
+			}
+			if err := validateMounts(ms); err != nil {
+				t.Errorf("the helper would refuse these levels: %v", err)
+			}
+		})
+	}
+}

@@ -7,7 +7,8 @@
 //
 //   - A helper process (this binary re-executed, see HelperEnv and RunHelper)
 //     opens every mount point before the first FIFREEZE, freezes children
-//     before parents and / last, thaws in reverse, and thaws by itself at its
+//     before parents and / last (one nesting level at a time, the members
+//     of a level at once), thaws in reverse, and thaws by itself at its
 //     deadline, when its parent dies (PR_SET_PDEATHSIG and the EOF of its
 //     stdin) and on any catchable signal. It never writes a file, never
 //     execs and talks only to pipes while anything is frozen.

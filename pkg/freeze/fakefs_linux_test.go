@@ -25,6 +25,10 @@ type fakeFS struct {
 	frozen map[uint64]bool
 	other  map[uint64]bool // frozen by someone else
 	hang   map[uint64]chan struct{}
+	fail   map[uint64]error // what FIFREEZE returns instead of freezing
+	meet   *rendezvous      // nil, or every FIFREEZE waits there first
+	meetT  *rendezvous      // nil, or every FITHAW waits there first
+	width  int              // what the helper asked Prepare for
 	log    []fakeOp
 }
 
@@ -36,8 +40,7 @@ type fakeOp struct {
 
 // newFakeFS makes n directories with devices 1..n.
 func newFakeFS(t *testing.T, n int) (*fakeFS, []wireMount) {
-	f := &fakeFS{dirs: map[string]uint64{}, fdDev: map[int]uint64{}, frozen: map[uint64]bool{},
-		other: map[uint64]bool{}, hang: map[uint64]chan struct{}{}}
+	f := newFakeState()
 	var ms []wireMount
 	for i := range n {
 		dir := filepath.Join(t.TempDir(), fmt.Sprintf("m%d", i))
@@ -48,6 +51,35 @@ func newFakeFS(t *testing.T, n int) (*fakeFS, []wireMount) {
 		ms = append(ms, wireMount{Path: dir})
 	}
 	return f, ms
+}
+
+func newFakeState() *fakeFS {
+	return &fakeFS{dirs: map[string]uint64{}, fdDev: map[int]uint64{}, frozen: map[uint64]bool{},
+		other: map[uint64]bool{}, hang: map[uint64]chan struct{}{}, fail: map[uint64]error{}}
+}
+
+// newFakeTree makes nested directories named like "a", "a/b", "d" under one
+// temporary root, with devices 1..n in the order named, and returns them as
+// the parent would send them: in freeze order with their levels, as
+// classifyLevels computes them. dev maps each name to its device.
+func newFakeTree(t *testing.T, names ...string) (f *fakeFS, ms []wireMount, dev map[string]uint64) {
+	f, dev = newFakeState(), map[string]uint64{}
+	root := t.TempDir()
+	var targets []Target
+	for i, name := range names {
+		dir := filepath.Join(root, name)
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		f.dirs[dir] = uint64(i + 1)
+		dev[name] = uint64(i + 1)
+		targets = append(targets, Target{MountPoint: dir, FSType: "ext4", Dev: fmt.Sprintf("7:%d", i+1)})
+	}
+	frozen, levels, _ := classifyLevels(targets)
+	for i, tg := range frozen {
+		ms = append(ms, wireMount{Path: tg.MountPoint, Level: levels[i]})
+	}
+	return f, ms, dev
 }
 
 func (f *fakeFS) Open(m wireMount) (int, uint64, error) {
@@ -69,12 +101,19 @@ func (f *fakeFS) Freeze(fd int) error {
 	f.mu.Lock()
 	dev := f.fdDev[fd]
 	ch := f.hang[dev]
+	meet := f.meet
 	f.mu.Unlock()
+	if meet != nil {
+		meet.arrive()
+	}
 	if ch != nil {
 		<-ch // a FIFREEZE waiting for writers to drain
 	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	if err := f.fail[dev]; err != nil {
+		return err
+	}
 	if f.frozen[dev] || f.other[dev] {
 		return fmt.Errorf("FIFREEZE: %w: %w", ioctl.ErrAlreadyFrozen, syscall.EBUSY)
 	}
@@ -84,6 +123,12 @@ func (f *fakeFS) Freeze(fd int) error {
 }
 
 func (f *fakeFS) Thaw(fd int) error {
+	f.mu.Lock()
+	meet := f.meetT
+	f.mu.Unlock()
+	if meet != nil {
+		meet.arrive()
+	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	dev := f.fdDev[fd]
@@ -100,6 +145,54 @@ func (f *fakeFS) Thaw(fd int) error {
 	return nil
 }
 
+// Prepare records the width; the fake needs no threads.
+func (f *fakeFS) Prepare(n int) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.width = n
+}
+
+// rendezvous holds each arriving FIFREEZE until n have arrived, or until
+// limit has passed for it: a freeze that runs alone waits out the limit
+// and is counted as missed, so a serial freezer fails the test in bounded
+// time instead of hanging it.
+type rendezvous struct {
+	n      int
+	limit  time.Duration
+	mu     sync.Mutex
+	count  int
+	missed int
+	all    chan struct{}
+}
+
+func newRendezvous(n int, limit time.Duration) *rendezvous {
+	return &rendezvous{n: n, limit: limit, all: make(chan struct{})}
+}
+
+func (r *rendezvous) arrive() {
+	r.mu.Lock()
+	r.count++
+	if r.count == r.n {
+		close(r.all)
+	}
+	r.mu.Unlock()
+	t := time.NewTimer(r.limit)
+	defer t.Stop()
+	select {
+	case <-r.all:
+	case <-t.C:
+		r.mu.Lock()
+		r.missed++
+		r.mu.Unlock()
+	}
+}
+
+func (r *rendezvous) misses() int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.missed
+}
+
 // hangOn makes the freeze of dev block until the returned func is called.
 func (f *fakeFS) hangOn(dev uint64) (release func()) {
 	ch := make(chan struct{})
@@ -108,6 +201,21 @@ func (f *fakeFS) hangOn(dev uint64) (release func()) {
 	f.mu.Unlock()
 	var once sync.Once
 	return func() { once.Do(func() { close(ch) }) }
+}
+
+// failOn makes the freeze of dev return err.
+func (f *fakeFS) failOn(dev uint64, err error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.fail[dev] = err
+}
+
+// meetAt makes every FIFREEZE wait at freeze first, and every FITHAW at
+// thaw; nil for none.
+func (f *fakeFS) meetAt(freeze, thaw *rendezvous) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.meet, f.meetT = freeze, thaw
 }
 
 func (f *fakeFS) setFrozen(dev uint64, byOther bool) {

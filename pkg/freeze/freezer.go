@@ -78,10 +78,11 @@ type SessionOptions struct {
 // which may be called concurrently as a last resort.
 type Session interface {
 	// Freeze writes the journal, then freezes every prepared mount. A non-nil
-	// error with ErrFreezeFailed leaves the rest frozen; call Thaw or Close.
+	// error with ErrFreezeFailed leaves the rest frozen (the levels after the
+	// failure are not attempted and reported skipped); call Thaw or Close.
 	Freeze(ctx context.Context) (Report, error)
-	// Thaw thaws in reverse order and removes the journal once the thaw is
-	// confirmed. It thaws even when ctx is already done.
+	// Thaw thaws in reverse level order and removes the journal once the
+	// thaw is confirmed. It thaws even when ctx is already done.
 	Thaw(ctx context.Context) (Report, error)
 	// Close leaves everything thawed and the helper and guard gone; it is
 	// safe after any error and idempotent.

@@ -8,8 +8,6 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
-
-	"github.com/ecssnap/ecssnap/pkg/freeze/ioctl"
 )
 
 const (
@@ -19,9 +17,9 @@ const (
 	// once one is stuck (see thawBounded).
 	thawStep  = time.Second
 	thawTotal = 5 * time.Second
-	// inflightWait is how long a finishing helper waits for a FIFREEZE still
-	// in the kernel, to thaw it when it returns. Past that the guard, which
-	// sees our pipe close only once that ioctl has returned, takes over.
+	// inflightWait is how long a finishing helper waits for FIFREEZEs still
+	// in the kernel, to thaw each when it returns. Past that the guard, which
+	// sees our pipe close only once the last of them has returned, takes over.
 	inflightWait = 5 * time.Second
 	// pipeWriteLimit bounds a write to the guard.
 	pipeWriteLimit = time.Second
@@ -36,8 +34,8 @@ const (
 )
 
 // helperMount is one mount point held open by the helper. freezeFD is used
-// only by the freeze worker and thawFD only by the thaw path, so that a
-// thaw never waits on anything the worker holds.
+// only by the freeze worker's goroutines and thawFD only by the thaw path,
+// so that a thaw never waits on anything the worker holds.
 type helperMount struct {
 	wireMount
 	freezeFD, thawFD int
@@ -47,14 +45,6 @@ type helperMount struct {
 	freezeTook       time.Duration
 	thawTook         time.Duration
 	thawed           bool
-}
-
-// freezeOutcome is one FIFREEZE result sent from the worker.
-type freezeOutcome struct {
-	i          int
-	start, end time.Time
-	err        error
-	skipped    bool // abort seen before its turn
 }
 
 type timedOp struct {
@@ -68,13 +58,16 @@ type freezeHelper struct {
 	fs       fsOps
 	out      *asyncWriter
 	guard    *os.File
-	guardMu  sync.Mutex // the worker and the main loop both write to the guard
+	guardMu  sync.Mutex // the freeze goroutines and the main loop write to the guard
 	mounts   []*helperMount
 	deadline time.Duration
 	phase    int
 	// deadlineC fires at the deadline; nil until the freeze starts.
 	deadlineC <-chan time.Time
 
+	// levels holds the indices of the mounts to freeze, one slice per
+	// nesting level in freeze order; set when the freeze starts.
+	levels     [][]int
 	abort      atomic.Bool
 	results    chan freezeOutcome
 	workerDone chan struct{}
@@ -159,8 +152,25 @@ func (h *freezeHelper) open(c command) {
 		}
 		ev.Mounts = append(ev.Mounts, wireResult{I: i, Status: m.status, Dev: devIf(m), Error: m.err})
 	}
+	// Threads for the widest level are made now, while nothing is frozen:
+	// if the system cannot give us one, the helper ends here rather than
+	// in the middle of a freeze.
+	h.fs.Prepare(h.widestLevel())
 	h.phase = phaseOpened
 	h.out.send(ev)
+}
+
+// widestLevel returns the number of open mounts in the largest level.
+func (h *freezeHelper) widestLevel() int {
+	count := map[int]int{}
+	widest := 0
+	for _, m := range h.mounts {
+		if m.status == wsOK {
+			count[m.Level]++
+			widest = max(widest, count[m.Level])
+		}
+	}
+	return widest
 }
 
 func devIf(m *helperMount) string {
@@ -197,89 +207,6 @@ func (h *freezeHelper) sameDevice(i int) int {
 		}
 	}
 	return -1
-}
-
-// startFreeze arms the guard, then starts the worker that freezes in the
-// given order. Without a guard that heard "arm" nothing is frozen.
-func (h *freezeHelper) startFreeze() error {
-	if err := h.tellGuard(event{Ev: evArm, DeadlineMS: ms(h.deadline)}); err != nil {
-		return fmt.Errorf("guard is not listening, refusing to freeze: %w", err)
-	}
-	var order []int
-	for i, m := range h.mounts {
-		if m.status == wsOK {
-			order = append(order, i)
-		}
-	}
-	// The clock starts before the first FIFREEZE, in this goroutine, so
-	// nothing the worker does can delay it.
-	h.deadlineC = time.After(h.deadline)
-	h.phase = phaseFreezing
-	h.results = make(chan freezeOutcome, len(order))
-	h.workerDone = make(chan struct{})
-	h.waiting = len(order)
-	fds := make([]int, len(h.mounts))
-	for i, m := range h.mounts {
-		fds[i] = m.freezeFD
-	}
-	go h.freezeWorker(order, fds)
-	if len(order) == 0 {
-		h.sendFrozen()
-	}
-	return nil
-}
-
-// freezeWorker issues the FIFREEZEs one after another. It may block in the
-// kernel for as long as writers take to drain; the main loop does not wait
-// for it.
-func (h *freezeHelper) freezeWorker(order, fds []int) {
-	defer close(h.workerDone)
-	for _, i := range order {
-		if h.abort.Load() {
-			h.results <- freezeOutcome{i: i, skipped: true}
-			continue
-		}
-		start := time.Now()
-		err := h.fs.Freeze(fds[i])
-		end := time.Now()
-		if errors.Is(err, ioctl.ErrAlreadyFrozen) {
-			// Tell the guard before anything else, so that it never thaws a
-			// filesystem someone else froze, even if we die right now.
-			_ = h.tellGuard(event{Ev: evBusy, I: i})
-		}
-		h.results <- freezeOutcome{i: i, start: start, end: end, err: err}
-	}
-}
-
-func (h *freezeHelper) record(r freezeOutcome) {
-	h.waiting--
-	m := h.mounts[r.i]
-	switch {
-	case r.skipped:
-		m.status, m.err = wsSkipped, "thaw began before its turn"
-	default:
-		h.ops = append(h.ops, timedOp{kind: opFreeze, i: r.i, start: r.start, end: r.end, err: errText(r.err)})
-		m.freezeTook = r.end.Sub(r.start)
-		switch {
-		case r.err == nil:
-			m.status = wsFrozen
-		case errors.Is(r.err, ioctl.ErrAlreadyFrozen):
-			m.status, m.err = wsBusy, r.err.Error()
-		case errors.Is(r.err, ioctl.ErrNotSupported):
-			m.status, m.err = wsUnsupported, r.err.Error()
-		default:
-			m.status, m.err = wsError, r.err.Error()
-		}
-	}
-	if h.waiting == 0 && !h.frozenSent {
-		h.sendFrozen()
-	}
-}
-
-func (h *freezeHelper) sendFrozen() {
-	h.frozenSent = true
-	h.phase = phaseFrozen
-	h.out.send(event{Ev: evFrozen, Mounts: h.results4wire()})
 }
 
 // tellGuard writes one line to the guard, bounded by pipeWriteLimit.

@@ -1,12 +1,14 @@
 package freeze
 
 import (
+	"cmp"
 	"slices"
 	"time"
 )
 
-// finish thaws everything this helper froze, in reverse order, reports,
-// and returns the exit code. It is the only way out of the main loop.
+// finish thaws everything this helper froze, in reverse level order,
+// reports, and returns the exit code. It is the only way out of the main
+// loop.
 func (h *freezeHelper) finish(reason string) int {
 	h.abort.Store(true)
 	// Results that arrive from here on must not be announced as "frozen":
@@ -17,13 +19,15 @@ func (h *freezeHelper) finish(reason string) int {
 	if h.workerDone != nil {
 		h.drain()
 		h.thawFrozen()
-		// A FIFREEZE still in the kernel: wait for it, bounded, and thaw it.
+		// FIFREEZEs still in the kernel (a level has several): wait for
+		// them, bounded, and thaw each as soon as it returns.
 		t := time.NewTimer(inflightWait)
 	wait:
 		for {
 			select {
 			case r := <-h.results:
 				h.record(r)
+				h.thawFrozen()
 			case <-h.workerDone:
 				h.drain()
 				break wait
@@ -63,32 +67,43 @@ func (h *freezeHelper) drain() {
 	}
 }
 
-// thawFrozen thaws, in reverse freeze order, every mount frozen by us and
-// not yet thawed.
+// thawFrozen thaws every mount frozen by us and not yet thawed, one level
+// at a time in reverse (/ first, then what is mounted inside, down to the
+// leaves), the members of a level at once: a child is thawed only after its
+// parent, so that its writeback finds the parent writable.
 func (h *freezeHelper) thawFrozen() {
-	var idx, fds []int
-	for k := len(h.ops) - 1; k >= 0; k-- {
-		op := h.ops[k]
-		if m := h.mounts[op.i]; op.kind == opFreeze && m.status == wsFrozen && !m.thawed && !slices.Contains(idx, op.i) {
-			idx = append(idx, op.i)
-			fds = append(fds, m.thawFD)
+	var idx, fds [][]int
+	for k := len(h.levels) - 1; k >= 0; k-- {
+		var li, lf []int
+		for _, i := range h.levels[k] {
+			if m := h.mounts[i]; m.status == wsFrozen && !m.thawed {
+				li = append(li, i)
+				lf = append(lf, m.thawFD)
+			}
+		}
+		if len(li) > 0 {
+			idx = append(idx, li)
+			fds = append(fds, lf)
 		}
 	}
 	if len(idx) == 0 {
 		return
 	}
-	for k, r := range thawBounded(h.fs.Thaw, fds, thawStep, thawTotal) {
-		m := h.mounts[idx[k]]
-		if r.pending {
-			m.err = "FITHAW did not return in time"
-			continue
-		}
-		h.ops = append(h.ops, timedOp{kind: opThaw, i: idx[k], start: r.start, end: r.end, err: errText(r.err)})
-		m.thawTook = r.end.Sub(r.start)
-		if harmlessThaw(r.err) {
-			m.thawed = true
-		} else {
-			m.err = r.err.Error()
+	for b, rs := range thawBatches(h.fs.Thaw, fds, thawStep, thawTotal) {
+		for k, r := range rs {
+			i := idx[b][k]
+			m := h.mounts[i]
+			if r.pending {
+				m.err = "FITHAW did not return in time"
+				continue
+			}
+			h.ops = append(h.ops, timedOp{kind: opThaw, i: i, start: r.start, end: r.end, err: errText(r.err)})
+			m.thawTook = r.end.Sub(r.start)
+			if harmlessThaw(r.err) {
+				m.thawed = true
+			} else {
+				m.err = r.err.Error()
+			}
 		}
 	}
 }
@@ -124,6 +139,9 @@ func (h *freezeHelper) results4wire() []wireResult {
 	return out
 }
 
+// opsWire renders the op log ordered by start: the order the ioctls were
+// issued in, which the log itself (kept in the order they returned) is
+// not once the members of a level run at once.
 func (h *freezeHelper) opsWire() []wireOp {
 	if len(h.ops) == 0 {
 		return nil
@@ -138,5 +156,6 @@ func (h *freezeHelper) opsWire() []wireOp {
 	for k, op := range h.ops {
 		out[k] = wireOp{Kind: op.kind, I: op.i, StartNS: int64(op.start.Sub(epoch)), EndNS: int64(op.end.Sub(epoch)), Error: op.err}
 	}
+	slices.SortStableFunc(out, func(a, b wireOp) int { return cmp.Compare(a.StartNS, b.StartNS) })
 	return out
 }

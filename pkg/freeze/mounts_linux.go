@@ -3,6 +3,7 @@ package freeze
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 	"syscall"
 	"time"
@@ -23,6 +24,9 @@ type fsOps interface {
 	Open(m wireMount) (fd int, dev uint64, err error)
 	Freeze(fd int) error
 	Thaw(fd int) error
+	// Prepare readies the process, before anything is frozen, to have n
+	// ioctls in the kernel at once (the widest level).
+	Prepare(n int)
 }
 
 // kernelFS is the real fsOps.
@@ -31,6 +35,7 @@ type kernelFS struct{}
 func (kernelFS) Open(m wireMount) (int, uint64, error) { return openMountFD(m) }
 func (kernelFS) Freeze(fd int) error                   { return ioctl.Freeze(fd) }
 func (kernelFS) Thaw(fd int) error                     { return ioctl.Thaw(fd) }
+func (kernelFS) Prepare(n int)                         { readyThreads(n) }
 
 // errMountChanged: the path no longer shows the filesystem it was meant to.
 var errMountChanged = errors.New("mount changed")
@@ -106,53 +111,71 @@ func harmlessThaw(err error) bool {
 	return err == nil || errors.Is(err, ioctl.ErrNotFrozen) || errors.Is(err, ioctl.ErrNotSupported)
 }
 
-// thawBounded thaws fds in the given order, waiting at most step for each
-// before moving on, so that one thaw stuck behind a hung freeze cannot keep
-// the others frozen; a stuck one is then awaited until total has passed.
-// Each FITHAW runs on its own goroutine (and thread while in the kernel).
+// thawBounded thaws fds one after another, each as a batch of its own (see
+// thawBatches).
 func thawBounded(thaw func(fd int) error, fds []int, step, total time.Duration) []thawResult {
-	results := make([]thawResult, len(fds))
-	var mu sync.Mutex
-	dones := make([]chan struct{}, len(fds))
-	for i, fd := range fds {
-		dones[i] = make(chan struct{})
+	batches := make([][]int, len(fds))
+	for k, fd := range fds {
+		batches[k] = []int{fd}
+	}
+	out := make([]thawResult, 0, len(fds))
+	for _, rs := range thawBatches(thaw, batches, step, total) {
+		out = append(out, rs[0])
+	}
+	return out
+}
+
+// thawBatches thaws the batches one after another and the fds of a batch at
+// once, each FITHAW on its own goroutine (and thread while in the kernel).
+// It waits at most step for a batch before starting the next, so that one
+// thaw stuck behind a hung freeze cannot keep the others frozen, and then
+// awaits the stuck ones until total has passed. The result for
+// batches[b][k] is at [b][k]; one still in the kernel is reported pending.
+func thawBatches(thaw func(fd int) error, batches [][]int, step, total time.Duration) [][]thawResult {
+	var mu sync.Mutex // guards results: a stuck goroutine may write late
+	results := make([][]thawResult, len(batches))
+	finished := make([]chan struct{}, len(batches))
+	for b, fds := range batches {
+		results[b] = make([]thawResult, len(fds))
+		var wg sync.WaitGroup
+		for k, fd := range fds {
+			results[b][k].pending = true
+			wg.Go(func() {
+				start := time.Now()
+				err := thaw(fd)
+				end := time.Now()
+				mu.Lock()
+				results[b][k] = thawResult{start: start, end: end, err: err}
+				mu.Unlock()
+			})
+		}
+		finished[b] = make(chan struct{})
 		go func() {
-			defer close(dones[i])
-			start := time.Now()
-			err := thaw(fd)
-			mu.Lock()
-			results[i] = thawResult{start: start, end: time.Now(), err: err}
-			mu.Unlock()
+			wg.Wait()
+			close(finished[b])
 		}()
 		t := time.NewTimer(step)
 		select {
-		case <-dones[i]:
+		case <-finished[b]:
 		case <-t.C:
 		}
 		t.Stop()
 	}
 	limit := time.NewTimer(total)
 	defer limit.Stop()
-	for i := range dones {
+wait:
+	for _, f := range finished {
 		select {
-		case <-dones[i]:
+		case <-f:
 		case <-limit.C:
-			// Stop waiting for the rest; report them pending.
-			mu.Lock()
-			defer mu.Unlock()
-			out := make([]thawResult, len(fds))
-			for k := range fds {
-				select {
-				case <-dones[k]:
-					out[k] = results[k]
-				default:
-					out[k] = thawResult{pending: true}
-				}
-			}
-			return out
+			break wait // the rest stay pending
 		}
 	}
 	mu.Lock()
 	defer mu.Unlock()
-	return results
+	out := make([][]thawResult, len(results))
+	for b := range results {
+		out[b] = slices.Clone(results[b])
+	}
+	return out
 }

@@ -3,18 +3,18 @@ package freeze
 // The helper protocol: one JSON object per line on pipes, never files.
 //
 //	parent -> helper (stdin):
-//	  {"op":"open","v":1,"deadline_ms":10000,"mounts":[{"path":"/data","dev":"8:17","fstype":"xfs"},...]}
+//	  {"op":"open","v":2,"deadline_ms":10000,"mounts":[{"path":"/data/db","dev":"8:33","fstype":"ext4"},{"path":"/data","dev":"8:17","fstype":"xfs","level":1},...]}
 //	  {"op":"freeze"}
 //	  {"op":"thaw"}
 //	  EOF at any time means "thaw now and exit".
 //	helper -> parent (stdout):
-//	  {"ev":"hello","v":1,"pid":123}
+//	  {"ev":"hello","v":2,"pid":123}
 //	  {"ev":"opened","mounts":[{"i":0,"status":"ok","dev":"8:17"},{"i":1,"status":"error","error":"..."}]}
 //	  {"ev":"frozen","mounts":[{"i":0,"status":"frozen","freeze_ns":1200},{"i":1,"status":"busy"}]}
 //	  {"ev":"thawed","reason":"request","held_ns":5300000,"mounts":[...],"ops":[...]}
 //	  {"ev":"error","error":"..."}   a command the helper refused
 //	parent -> guard (stdin), then nothing until EOF ("the owner is done or dead"):
-//	  {"op":"guard","v":1,"session":"5f0c...","journal":"/run/ecssnap/freeze.json","grace_ms":500,"mounts":[...]}
+//	  {"op":"guard","v":2,"session":"5f0c...","journal":"/run/ecssnap/freeze.json","grace_ms":500,"mounts":[...]}
 //	guard -> parent (stdout):
 //	  {"ev":"ready","pid":124,"mounts":[{"i":0,"status":"ok","dev":"8:17"}]}
 //	  {"ev":"exit","reason":"helper-died","mounts":[{"i":0,"status":"thawed"}]}
@@ -23,6 +23,14 @@ package freeze
 //	  {"ev":"busy","i":1}                mount 1 was frozen by someone else
 //	  {"ev":"done"}                      everything the helper froze is thawed
 //	  EOF without "done" after "arm" means the helper died with filesystems frozen.
+//
+// Mounts are listed in freeze order, grouped by "level" (omitted for 0):
+// the helper freezes one level at a time, the members of a level at once,
+// and thaws in the reverse order of levels. The parent computes the levels
+// (classifyLevels), because only it knows every bind mount of a filesystem,
+// and the helper checks them against the paths it was given. Version 2
+// added the levels: a version 1 "open", which has none, is refused rather
+// than taken as one level for everything.
 
 import (
 	"bytes"
@@ -36,7 +44,7 @@ import (
 )
 
 const (
-	protocolVersion = 1
+	protocolVersion = 2
 	// maxLine bounds one protocol line; a longer one is a protocol error.
 	maxLine = 1 << 20
 	// maxMounts bounds the mounts of one session.
@@ -80,6 +88,8 @@ type wireMount struct {
 	Path   string `json:"path"`
 	Dev    string `json:"dev,omitempty"`
 	FSType string `json:"fstype,omitempty"`
+	// Level is the nesting level: 0 for the leaves, frozen first.
+	Level int `json:"level,omitempty"`
 }
 
 type command struct {
@@ -206,6 +216,27 @@ func validateMounts(ms []wireMount) error {
 		}
 		if len(m.FSType) > 64 || strings.ContainsRune(m.FSType, 0) {
 			return protoErr("mount %d: bad fstype", i)
+		}
+		if m.Level < 0 || m.Level >= maxMounts || i > 0 && m.Level < ms[i-1].Level {
+			return protoErr("mount %d: level %d out of range or out of order", i, m.Level)
+		}
+	}
+	return validateNesting(ms)
+}
+
+// validateNesting refuses levels that would freeze a mount point before, or
+// together with, a mount point below it: whatever computed them, the helper
+// must not freeze a parent ahead of its child (or / ahead of anything). The
+// levels ascend along ms, so a later mount may not lie below an earlier
+// one, nor an earlier one below a later one of the same level.
+func validateNesting(ms []wireMount) error {
+	for i, a := range ms {
+		for j := i + 1; j < len(ms); j++ {
+			b := ms[j]
+			if isBelow(b.Path, a.Path) || a.Level == b.Level && isBelow(a.Path, b.Path) {
+				return protoErr("mount %d (%s, level %d) and mount %d (%s, level %d): a mount must be at a lower level than the one it is inside",
+					i, a.Path, a.Level, j, b.Path, b.Level)
+			}
 		}
 	}
 	return nil

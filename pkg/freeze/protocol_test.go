@@ -8,14 +8,15 @@ import (
 )
 
 var validCommands = []string{
-	`{"op":"open","v":1,"deadline_ms":10000,"mounts":[{"path":"/data","dev":"8:17","fstype":"xfs"},{"path":"/"}]}`,
+	`{"op":"open","v":2,"deadline_ms":10000,"mounts":[{"path":"/data","dev":"8:17","fstype":"xfs"},{"path":"/","level":1}]}`,
+	`{"op":"open","v":2,"deadline_ms":10000,"mounts":[{"path":"/data/db"},{"path":"/srv"},{"path":"/data","level":1},{"path":"/srv2","level":1},{"path":"/","level":2}]}`,
 	`{"op":"freeze"}`,
 	`{"op":"thaw"}`,
-	`{"op":"guard","v":1,"session":"0123456789abcdef","journal":"/run/ecssnap/freeze.json","grace_ms":500,"mounts":[{"path":"/"}]}`,
+	`{"op":"guard","v":2,"session":"0123456789abcdef","journal":"/run/ecssnap/freeze.json","grace_ms":500,"mounts":[{"path":"/"}]}`,
 }
 
 var validEvents = []string{
-	`{"ev":"hello","v":1,"pid":123}`,
+	`{"ev":"hello","v":2,"pid":123}`,
 	`{"ev":"opened","mounts":[{"i":0,"status":"ok","dev":"8:17"},{"i":1,"status":"error","error":"open /x: no such file"}]}`,
 	`{"ev":"frozen","mounts":[{"i":0,"status":"frozen","freeze_ns":1200},{"i":1,"status":"busy"}]}`,
 	`{"ev":"thawed","reason":"request","held_ns":5300000,"mounts":[{"i":0,"status":"frozen","thawed":true}],"ops":[{"op":"freeze","i":0,"start_ns":0,"end_ns":10},{"op":"thaw","i":0,"start_ns":20,"end_ns":30}]}`,
@@ -49,22 +50,29 @@ func TestParseCommandRejects(t *testing.T) {
 		{"unknown field", `{"op":"freeze","force":true}`, "unknown field"},
 		{"trailing data", `{"op":"freeze"} {"op":"thaw"}`, "trailing"},
 		{"freeze with args", `{"op":"freeze","deadline_ms":5}`, "no arguments"},
-		{"wrong version", `{"op":"open","v":2,"deadline_ms":1000,"mounts":[{"path":"/"}]}`, "version"},
-		{"no mounts", `{"op":"open","v":1,"deadline_ms":1000,"mounts":[]}`, "0 mounts"},
-		{"relative path", `{"op":"open","v":1,"deadline_ms":1000,"mounts":[{"path":"data"}]}`, "not clean and absolute"},
-		{"unclean path", `{"op":"open","v":1,"deadline_ms":1000,"mounts":[{"path":"/data/../etc"}]}`, "not clean"},
-		{"nul in path", `{"op":"open","v":1,"deadline_ms":1000,"mounts":[{"path":"/da\u0000ta"}]}`, "not clean"},
-		{"bad dev", `{"op":"open","v":1,"deadline_ms":1000,"mounts":[{"path":"/","dev":"8-1"}]}`, "major:minor"},
-		{"huge dev", `{"op":"open","v":1,"deadline_ms":1000,"mounts":[{"path":"/","dev":"99999999999:1"}]}`, "major:minor"},
-		{"signed dev", `{"op":"open","v":1,"deadline_ms":1000,"mounts":[{"path":"/","dev":"+8:1"}]}`, "major:minor"},
-		{"no deadline", `{"op":"open","v":1,"mounts":[{"path":"/"}]}`, "deadline_ms"},
-		{"deadline over cap", `{"op":"open","v":1,"deadline_ms":60001,"mounts":[{"path":"/"}]}`, "deadline_ms"},
-		{"guard fields in open", `{"op":"open","v":1,"deadline_ms":1000,"session":"0123456789abcdef","mounts":[{"path":"/"}]}`, "guard fields"},
-		{"guard without session", `{"op":"guard","v":1,"journal":"/run/j","grace_ms":500,"mounts":[{"path":"/"}]}`, "session"},
-		{"guard with a bad session", `{"op":"guard","v":1,"session":"../../x","journal":"/run/j","grace_ms":500,"mounts":[{"path":"/"}]}`, "session"},
-		{"guard without journal", `{"op":"guard","v":1,"session":"0123456789abcdef","grace_ms":500,"mounts":[{"path":"/"}]}`, "journal"},
-		{"guard without grace", `{"op":"guard","v":1,"session":"0123456789abcdef","journal":"/run/j","mounts":[{"path":"/"}]}`, "grace_ms"},
-		{"guard with deadline", `{"op":"guard","v":1,"session":"0123456789abcdef","journal":"/run/j","grace_ms":5,"deadline_ms":5,"mounts":[{"path":"/"}]}`, "deadline_ms"},
+		{"wrong version", `{"op":"open","v":1,"deadline_ms":1000,"mounts":[{"path":"/"}]}`, "version"},
+		{"no mounts", `{"op":"open","v":2,"deadline_ms":1000,"mounts":[]}`, "0 mounts"},
+		{"relative path", `{"op":"open","v":2,"deadline_ms":1000,"mounts":[{"path":"data"}]}`, "not clean and absolute"},
+		{"unclean path", `{"op":"open","v":2,"deadline_ms":1000,"mounts":[{"path":"/data/../etc"}]}`, "not clean"},
+		{"nul in path", `{"op":"open","v":2,"deadline_ms":1000,"mounts":[{"path":"/da\u0000ta"}]}`, "not clean"},
+		{"bad dev", `{"op":"open","v":2,"deadline_ms":1000,"mounts":[{"path":"/","dev":"8-1"}]}`, "major:minor"},
+		{"huge dev", `{"op":"open","v":2,"deadline_ms":1000,"mounts":[{"path":"/","dev":"99999999999:1"}]}`, "major:minor"},
+		{"signed dev", `{"op":"open","v":2,"deadline_ms":1000,"mounts":[{"path":"/","dev":"+8:1"}]}`, "major:minor"},
+		{"no deadline", `{"op":"open","v":2,"mounts":[{"path":"/"}]}`, "deadline_ms"},
+		{"deadline over cap", `{"op":"open","v":2,"deadline_ms":60001,"mounts":[{"path":"/"}]}`, "deadline_ms"},
+		{"guard fields in open", `{"op":"open","v":2,"deadline_ms":1000,"session":"0123456789abcdef","mounts":[{"path":"/"}]}`, "guard fields"},
+		{"guard without session", `{"op":"guard","v":2,"journal":"/run/j","grace_ms":500,"mounts":[{"path":"/"}]}`, "session"},
+		{"guard with a bad session", `{"op":"guard","v":2,"session":"../../x","journal":"/run/j","grace_ms":500,"mounts":[{"path":"/"}]}`, "session"},
+		{"guard without journal", `{"op":"guard","v":2,"session":"0123456789abcdef","grace_ms":500,"mounts":[{"path":"/"}]}`, "journal"},
+		{"guard without grace", `{"op":"guard","v":2,"session":"0123456789abcdef","journal":"/run/j","mounts":[{"path":"/"}]}`, "grace_ms"},
+		{"negative level", `{"op":"open","v":2,"deadline_ms":1000,"mounts":[{"path":"/a","level":-1}]}`, "level -1"},
+		{"level too high", `{"op":"open","v":2,"deadline_ms":1000,"mounts":[{"path":"/a","level":4096}]}`, "level 4096"},
+		{"levels descending", `{"op":"open","v":2,"deadline_ms":1000,"mounts":[{"path":"/a","level":1},{"path":"/b"}]}`, "out of order"},
+		{"parent at a lower level", `{"op":"open","v":2,"deadline_ms":1000,"mounts":[{"path":"/data"},{"path":"/data/db","level":1}]}`, "lower level"},
+		{"child in its parent's level", `{"op":"open","v":2,"deadline_ms":1000,"mounts":[{"path":"/data/db"},{"path":"/data"}]}`, "lower level"},
+		{"root beside a child", `{"op":"open","v":2,"deadline_ms":1000,"mounts":[{"path":"/"},{"path":"/boot"}]}`, "lower level"},
+		{"guard levels checked too", `{"op":"guard","v":2,"session":"0123456789abcdef","journal":"/run/j","grace_ms":5,"mounts":[{"path":"/a"},{"path":"/a/b"}]}`, "lower level"},
+		{"guard with deadline", `{"op":"guard","v":2,"session":"0123456789abcdef","journal":"/run/j","grace_ms":5,"deadline_ms":5,"mounts":[{"path":"/"}]}`, "deadline_ms"},
 		{"too long", `{"op":"thaw","x":"` + strings.Repeat("a", maxLine) + `"}`, "exceeds"},
 	}
 	for _, tc := range tests {
@@ -116,16 +124,22 @@ func FuzzHelperProtocol(f *testing.F) {
 	for _, l := range append(append([]string{}, validCommands...), validEvents...) {
 		f.Add([]byte(l))
 	}
-	f.Add([]byte(`{"op":"open","v":1,"deadline_ms":1,"mounts":[{"path":"/\u00e9","dev":"0:0"}]}`))
+	f.Add([]byte(`{"op":"open","v":2,"deadline_ms":1,"mounts":[{"path":"/\u00e9","dev":"0:0"}]}`))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		if c, err := parseCommand(data); err == nil {
 			if c.Op == opOpen || c.Op == opGuard {
 				if len(c.Mounts) == 0 || len(c.Mounts) > maxMounts {
 					t.Fatalf("accepted %d mounts", len(c.Mounts))
 				}
-				for _, m := range c.Mounts {
+				for i, m := range c.Mounts {
 					if !cleanAbs(m.Path) {
 						t.Fatalf("accepted path %q", m.Path)
+					}
+					// Never a parent before, or beside, a mount inside it.
+					for _, o := range c.Mounts[:i] {
+						if isBelow(m.Path, o.Path) || o.Level == m.Level && isBelow(o.Path, m.Path) {
+							t.Fatalf("accepted %q (level %d) after %q (level %d)", m.Path, m.Level, o.Path, o.Level)
+						}
 					}
 				}
 			}

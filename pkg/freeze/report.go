@@ -9,7 +9,8 @@ const (
 	// StatusFrozen: frozen by us (and, after Thaw, thawed by us again).
 	StatusFrozen Status = "frozen"
 	// StatusSkipped: never attempted; Reason says why (Classify, a bind mount
-	// of another target, the deadline reached before its turn).
+	// of another target, the deadline reached before its turn, a FIFREEZE of
+	// an earlier level failed).
 	StatusSkipped Status = "skipped"
 	// StatusAlreadyFrozenByOther: FIFREEZE said EBUSY. Someone else froze it;
 	// it was left as it was and is never thawed by us.
@@ -31,7 +32,8 @@ type MountResult struct {
 	FreezeTook, ThawTook time.Duration
 }
 
-// Op is one ioctl issued by the helper, in the order it was issued.
+// Op is one ioctl issued by the helper. The ops of one nesting level run at
+// once, so their Start..End intervals overlap.
 type Op struct {
 	Kind       string // "freeze" or "thaw"
 	MountPoint string
@@ -46,7 +48,7 @@ type Report struct {
 	// Mounts holds every target given to Prepare: those to freeze in freeze
 	// order, then those skipped.
 	Mounts []MountResult
-	// Ops is every FIFREEZE and FITHAW in the order issued.
+	// Ops is every FIFREEZE and FITHAW in the order issued (by Start).
 	Ops []Op
 	// Held is the time from the start of the first FIFREEZE to the end of the
 	// last FITHAW, on the helper's monotonic clock; zero if nothing was frozen

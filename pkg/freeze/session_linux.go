@@ -58,6 +58,7 @@ type helperSession struct {
 	log     *slog.Logger
 	logBuf  *logBuffer
 	targets []Target // to freeze; index i is mount i of the protocol
+	levels  []int    // levels[i] is the nesting level of targets[i]
 	report  Report   // Mounts[i] for i < len(targets), then the skipped
 	helper  *child
 	guard   *child
@@ -86,7 +87,7 @@ func (f *helperFreezer) Prepare(ctx context.Context, targets []Target, opts Sess
 	s := &helperSession{opts: opts, id: id}
 	s.log, s.logBuf = newBufferedLogger(opts.Logger)
 	var skipped []Skipped
-	s.targets, skipped = Classify(targets)
+	s.targets, s.levels, skipped = classifyLevels(targets)
 	for _, t := range s.targets {
 		s.report.Mounts = append(s.report.Mounts, MountResult{Target: t})
 	}
@@ -124,7 +125,7 @@ func (s *helperSession) start(ctx context.Context, exe string) error {
 
 	mounts := make([]wireMount, len(s.targets))
 	for i, t := range s.targets {
-		mounts[i] = wireMount{Path: t.MountPoint, Dev: t.Dev, FSType: t.FSType}
+		mounts[i] = wireMount{Path: t.MountPoint, Dev: t.Dev, FSType: t.FSType, Level: s.levels[i]}
 	}
 	if err := s.helper.send(command{Op: opOpen, Version: protocolVersion, DeadlineMS: ms(s.opts.Deadline), Mounts: mounts}); err != nil {
 		return err

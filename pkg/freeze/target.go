@@ -74,10 +74,21 @@ func skipReason(t Target) string {
 // skipped with a reason. Each superblock is frozen once: mounts with the same
 // Dev are bind mounts (or btrfs subvolumes) of one filesystem, and the one
 // with the shortest path is kept. The order freezes a filesystem before any
-// filesystem it is mounted inside, deeper mount paths first, and / last,
-// because a child's writeback may need its parent (a loop file, a mount
-// point lookup) while the reverse never holds. Thaw in the reverse order.
+// filesystem it is mounted inside, and / last, because a child's writeback
+// may need its parent (a loop file, a mount point lookup) while the reverse
+// never holds. Thaw in the reverse order.
+//
+// The order is made of nesting levels, leaves first (see levelsChildrenFirst);
+// the helper freezes the members of one level concurrently.
 func Classify(targets []Target) (freeze []Target, skipped []Skipped) {
+	freeze, _, skipped = classifyLevels(targets)
+	return freeze, skipped
+}
+
+// classifyLevels is Classify that also returns the nesting level of each
+// target to freeze: levels[i] belongs to freeze[i], 0 for the leaves,
+// ascending along freeze. No target is mounted inside another of its level.
+func classifyLevels(targets []Target) (freeze []Target, levels []int, skipped []Skipped) {
 	groups := map[string]*sbGroup{}
 	var order []*sbGroup
 	for _, t := range targets {
@@ -109,10 +120,13 @@ func Classify(targets []Target) (freeze []Target, skipped []Skipped) {
 			}
 		}
 	}
-	for _, g := range sortChildrenFirst(order) {
-		freeze = append(freeze, g.rep)
+	for level, gs := range levelsChildrenFirst(order) {
+		for _, g := range gs {
+			freeze = append(freeze, g.rep)
+			levels = append(levels, level)
+		}
 	}
-	return freeze, skipped
+	return freeze, levels, skipped
 }
 
 // sbGroup is all mounts of one superblock.
@@ -135,47 +149,76 @@ func (g *sbGroup) pickRepresentative() {
 	}
 }
 
-// sortChildrenFirst orders groups so that a group with any mount under a
-// mount of another group comes before it. Among groups that are free to go,
-// the deepest goes first; with pathological bind mounts (each inside the
-// other) the deepest remaining group breaks the cycle. The root filesystem
-// is always last.
-func sortChildrenFirst(groups []*sbGroup) []*sbGroup {
+// levelsChildrenFirst splits groups into nesting levels, leaves first:
+// each level takes every remaining group that has no remaining group
+// mounted inside it. So no group of a level is mounted inside another of the
+// same level, and their FIFREEZEs (each on its own superblock) may run at
+// once, while every level waits for the ones before it. Within a level the
+// deepest goes first, then by path, so that the order is deterministic. The
+// root filesystem is always alone in the last level.
+//
+// Pathological bind mounts (each inside the other) leave no group free; the
+// deepest group whose mount point has no other remaining group's mount point
+// below it then forms a level alone, which breaks the cycle and keeps the
+// representatives' own nesting in order (the helper checks that).
+func levelsChildrenFirst(groups []*sbGroup) [][]*sbGroup {
 	remaining := slices.Clone(groups)
-	var out []*sbGroup
-	// blocked reports whether g still has an unplaced group mounted inside it.
-	blocked := func(g *sbGroup) bool {
-		for _, o := range remaining {
-			if o != g && mountedInside(o, g) {
-				return true
-			}
-		}
-		return false
-	}
+	var levels [][]*sbGroup
 	for len(remaining) > 0 {
-		best := -1
-		for i, g := range remaining {
-			if g.isRoot && len(remaining) > 1 || blocked(g) {
-				continue
-			}
-			if best < 0 || before(g, remaining[best]) {
-				best = i
+		var free, rest []*sbGroup
+		for _, g := range remaining {
+			if g.isRoot && len(remaining) > 1 || hasInside(g, remaining) {
+				rest = append(rest, g)
+			} else {
+				free = append(free, g)
 			}
 		}
-		if best < 0 { // a cycle: fall back to depth among non-root groups
-			for i, g := range remaining {
-				if g.isRoot && len(remaining) > 1 {
-					continue
-				}
-				if best < 0 || before(g, remaining[best]) {
+		if len(free) == 0 {
+			best := -1
+			for i, g := range rest {
+				if !repHasBelow(g, rest) && (best < 0 || before(g, rest[best])) {
 					best = i
 				}
 			}
+			// Paths nest without cycles, so some representative has none
+			// below it; best is always found.
+			free = []*sbGroup{rest[best]}
+			rest = slices.Delete(rest, best, best+1)
 		}
-		out = append(out, remaining[best])
-		remaining = slices.Delete(remaining, best, best+1)
+		slices.SortFunc(free, func(a, b *sbGroup) int {
+			switch {
+			case before(a, b):
+				return -1
+			case before(b, a):
+				return 1
+			}
+			return 0
+		})
+		levels = append(levels, free)
+		remaining = rest
 	}
-	return out
+	return levels
+}
+
+// hasInside reports whether some group of gs other than g is mounted inside g.
+func hasInside(g *sbGroup, gs []*sbGroup) bool {
+	for _, o := range gs {
+		if o != g && mountedInside(o, g) {
+			return true
+		}
+	}
+	return false
+}
+
+// repHasBelow reports whether the representative of some group of gs lies
+// below g's representative.
+func repHasBelow(g *sbGroup, gs []*sbGroup) bool {
+	for _, o := range gs {
+		if isBelow(o.rep.MountPoint, g.rep.MountPoint) {
+			return true
+		}
+	}
+	return false
 }
 
 // before is the tie-break among groups free to go: deeper first, then by path.
@@ -199,11 +242,13 @@ func mountedInside(child, parent *sbGroup) bool {
 	return false
 }
 
+// isBelow reports whether clean path p lies strictly below directory dir.
+// It does not allocate: the helper runs it on every pair of mounts.
 func isBelow(p, dir string) bool {
 	if dir == "/" {
 		return p != "/"
 	}
-	return strings.HasPrefix(p, dir+"/")
+	return len(p) > len(dir) && p[len(dir)] == '/' && strings.HasPrefix(p, dir)
 }
 
 func depth(p string) int {
