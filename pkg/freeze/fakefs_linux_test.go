@@ -146,6 +146,8 @@ func (f *fakeFS) Thaw(fd int) error {
 }
 
 // Prepare records the width; the fake needs no threads.
+func (f *fakeFS) Sync(int) error { return nil }
+
 func (f *fakeFS) Prepare(n int) {
 	f.mu.Lock()
 	defer f.mu.Unlock()

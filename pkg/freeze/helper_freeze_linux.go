@@ -27,6 +27,7 @@ type freezeOutcome struct {
 // startFreeze arms the guard, then starts the worker that freezes level by
 // level. Without a guard that heard "arm" nothing is frozen.
 func (h *freezeHelper) startFreeze() error {
+	h.preSync()
 	if err := h.tellGuard(event{Ev: evArm, DeadlineMS: ms(h.deadline)}); err != nil {
 		return fmt.Errorf("guard is not listening, refusing to freeze: %w", err)
 	}
@@ -154,4 +155,35 @@ func (h *freezeHelper) sendFrozen() {
 	h.frozenSent = true
 	h.phase = phaseFrozen
 	h.out.send(event{Ev: evFrozen, Mounts: h.results4wire()})
+}
+
+// preSyncLimit bounds the flush before the freeze: past it the freeze goes
+// ahead and FIFREEZE syncs whatever is left.
+const preSyncLimit = 2 * time.Second
+
+// preSync flushes every filesystem to be frozen, all at once, before the
+// deadline starts and before anything is frozen: the writes FIFREEZE would
+// otherwise flush inside the window are on disk already.
+func (h *freezeHelper) preSync() {
+	done := make(chan struct{}, len(h.mounts))
+	n := 0
+	for _, m := range h.mounts {
+		if m.status != wsOK {
+			continue
+		}
+		n++
+		go func(fd int) {
+			_ = h.fs.Sync(fd)
+			done <- struct{}{}
+		}(m.freezeFD)
+	}
+	limit := time.NewTimer(preSyncLimit)
+	defer limit.Stop()
+	for ; n > 0; n-- {
+		select {
+		case <-done:
+		case <-limit.C:
+			return
+		}
+	}
 }

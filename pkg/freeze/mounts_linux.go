@@ -1,6 +1,8 @@
 package freeze
 
 import (
+	"golang.org/x/sys/unix"
+
 	"errors"
 	"fmt"
 	"slices"
@@ -27,6 +29,10 @@ type fsOps interface {
 	// Prepare readies the process, before anything is frozen, to have n
 	// ioctls in the kernel at once (the widest level).
 	Prepare(n int)
+	// Sync writes a filesystem's dirty data (syncfs) before the freeze,
+	// so that FIFREEZE, which must flush it inside the window, finds
+	// little left.
+	Sync(fd int) error
 }
 
 // kernelFS is the real fsOps.
@@ -36,6 +42,7 @@ func (kernelFS) Open(m wireMount) (int, uint64, error) { return openMountFD(m) }
 func (kernelFS) Freeze(fd int) error                   { return ioctl.Freeze(fd) }
 func (kernelFS) Thaw(fd int) error                     { return ioctl.Thaw(fd) }
 func (kernelFS) Prepare(n int)                         { readyThreads(n) }
+func (kernelFS) Sync(fd int) error                     { return unix.Syncfs(fd) }
 
 // errMountChanged: the path no longer shows the filesystem it was meant to.
 var errMountChanged = errors.New("mount changed")
