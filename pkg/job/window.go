@@ -110,12 +110,20 @@ func (r *run) preflight(ctx context.Context, p *plan.Plan) error {
 			conns++
 		}
 	}
-	if r.e.MakeRoom != nil {
-		if err := r.e.MakeRoom(ctx, r.cloud, r.res.InstanceID, p.Selected()); err != nil {
-			return fmt.Errorf("make room under the snapshot quota: %w", err)
+	// Quota room and the connection warm-up are independent: one round
+	// trip for both.
+	roomErr := make(chan error, 1)
+	go func() {
+		if r.e.MakeRoom == nil {
+			roomErr <- nil
+			return
 		}
-	}
+		roomErr <- r.e.MakeRoom(ctx, r.cloud, r.res.InstanceID, p.Selected())
+	}()
 	busy, err := r.cloud.Preflight(ctx, r.res.InstanceID, conns)
+	if rerr := <-roomErr; rerr != nil {
+		return fmt.Errorf("make room under the snapshot quota: %w", rerr)
+	}
 	if err != nil {
 		return fmt.Errorf("preflight: %w", err)
 	}

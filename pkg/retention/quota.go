@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"sync"
 	"time"
 
 	"github.com/ecssnap/ecssnap/pkg/cloud"
@@ -45,18 +46,18 @@ func MakeRoom(ctx context.Context, c Cloud, instanceID string, diskIDs []string,
 	if quota <= 0 {
 		quota = DefaultManualSnapshotQuota
 	}
-	onDisk := map[string][]cloud.Snapshot{}
+	onDisk, err := countManual(ctx, c, diskIDs)
+	if err != nil {
+		return rep, err
+	}
 	var full []string
+	seen := map[string]bool{}
 	for _, id := range diskIDs {
-		if _, dup := onDisk[id]; dup {
+		if seen[id] {
 			continue
 		}
-		snaps, err := c.ListManualSnapshots(ctx, id)
-		if err != nil {
-			return rep, fmt.Errorf("count the snapshots of disk %s: %w", id, err)
-		}
-		onDisk[id] = snaps
-		if len(snaps) >= quota {
+		seen[id] = true
+		if snaps := onDisk[id]; len(snaps) >= quota {
 			opts.Logger.Info("disk at its manual snapshot quota", "disk", id, "snapshots", len(snaps), "quota", quota)
 			full = append(full, id)
 		}
@@ -190,4 +191,37 @@ func quotaFull(disk string, left []cloud.Snapshot, groups []cloud.SnapshotGroup,
 		}
 	}
 	return e
+}
+
+// countManual lists every disk's manual snapshots, the disks at once: a job
+// with many disks costs one round trip here, not one per disk.
+func countManual(ctx context.Context, c Cloud, diskIDs []string) (map[string][]cloud.Snapshot, error) {
+	var (
+		mu    sync.Mutex
+		wg    sync.WaitGroup
+		first error
+	)
+	out := map[string][]cloud.Snapshot{}
+	for _, id := range diskIDs {
+		mu.Lock()
+		_, dup := out[id]
+		out[id] = nil
+		mu.Unlock()
+		if dup {
+			continue
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			snaps, err := c.ListManualSnapshots(ctx, id)
+			mu.Lock()
+			defer mu.Unlock()
+			if err != nil && first == nil {
+				first = fmt.Errorf("count the snapshots of disk %s: %w", id, err)
+			}
+			out[id] = snaps
+		}()
+	}
+	wg.Wait()
+	return out, first
 }
