@@ -58,7 +58,7 @@ type Client struct {
 	tokenExpiry time.Time
 	tokenless   bool // token mode refused and tokenless fallback allowed
 
-	identityOnce sync.Mutex
+	identityMu sync.Mutex
 	identity     *Identity
 }
 

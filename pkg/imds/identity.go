@@ -19,8 +19,8 @@ type Identity struct {
 // Identity returns the instance's identity, read on first use and cached.
 // A failed read is not cached, so a later call tries again.
 func (c *Client) Identity(ctx context.Context) (Identity, error) {
-	c.identityOnce.Lock()
-	defer c.identityOnce.Unlock()
+	c.identityMu.Lock()
+	defer c.identityMu.Unlock()
 	if c.identity != nil {
 		return *c.identity, nil
 	}
