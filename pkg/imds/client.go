@@ -59,7 +59,7 @@ type Client struct {
 	tokenless   bool // token mode refused and tokenless fallback allowed
 
 	identityMu sync.Mutex
-	identity     *Identity
+	identity   *Identity
 }
 
 // New returns a client for cfg.
