@@ -53,10 +53,8 @@ func (c *Client) DescribeInstance(ctx context.Context, instanceID string) (Insta
 // NextToken to the end of the list.
 func (c *Client) DescribeDisks(ctx context.Context, instanceID string) ([]Disk, error) {
 	var out []Disk
-	token := ""
-	for {
+	err := eachPage(func(token string) (string, error) {
 		var resp *ecs.DescribeDisksResponse
-		next := token
 		err := c.call(ctx, rpc{
 			action: "DescribeDisks", resource: instanceID,
 			request: func() requests.AcsRequest {
@@ -64,7 +62,7 @@ func (c *Client) DescribeDisks(ctx context.Context, instanceID string) ([]Disk, 
 				req.RegionId = c.cfg.Region
 				req.InstanceId = instanceID
 				req.MaxResults = requests.NewInteger(disksPageSize)
-				req.NextToken = next
+				req.NextToken = token
 				return req
 			},
 			send: func(cl *ecs.Client, req requests.AcsRequest) (err error) {
@@ -73,15 +71,27 @@ func (c *Client) DescribeDisks(ctx context.Context, instanceID string) ([]Disk, 
 			},
 		})
 		if err != nil {
-			return nil, err
+			return "", err
 		}
 		for _, d := range resp.Disks.Disk {
 			out = append(out, fromSDKDisk(d))
 		}
-		if resp.NextToken == "" || resp.NextToken == token {
-			return out, nil
+		return resp.NextToken, nil
+	})
+	return out, err
+}
+
+// eachPage calls page with "" and then with each NextToken it returns,
+// until the list ends: an empty token, or one that repeats (a server that
+// would otherwise loop forever).
+func eachPage(page func(token string) (next string, err error)) error {
+	token := ""
+	for {
+		next, err := page(token)
+		if err != nil || next == "" || next == token {
+			return err
 		}
-		token = resp.NextToken
+		token = next
 	}
 }
 
@@ -206,17 +216,15 @@ func (c *Client) ListSnapshotsByTag(ctx context.Context, instanceID string, tag 
 
 func (c *Client) listSnapshots(ctx context.Context, filter func(*ecs.DescribeSnapshotsRequest)) ([]Snapshot, error) {
 	var out []Snapshot
-	token := ""
-	for {
+	err := eachPage(func(token string) (string, error) {
 		var resp *ecs.DescribeSnapshotsResponse
-		next := token
 		err := c.call(ctx, rpc{
 			action: "DescribeSnapshots",
 			request: func() requests.AcsRequest {
 				req := ecs.CreateDescribeSnapshotsRequest()
 				req.RegionId = c.cfg.Region
 				req.MaxResults = requests.NewInteger(snapshotsPageSize)
-				req.NextToken = next
+				req.NextToken = token
 				filter(req)
 				return req
 			},
@@ -226,16 +234,14 @@ func (c *Client) listSnapshots(ctx context.Context, filter func(*ecs.DescribeSna
 			},
 		})
 		if err != nil {
-			return nil, err
+			return "", err
 		}
 		for _, s := range resp.Snapshots.Snapshot {
 			out = append(out, fromSDKSnapshot(s))
 		}
-		if resp.NextToken == "" || resp.NextToken == token {
-			return out, nil
-		}
-		token = resp.NextToken
-	}
+		return resp.NextToken, nil
+	})
+	return out, err
 }
 
 // DescribeSnapshotGroups returns the listed groups of the instance, 10 per

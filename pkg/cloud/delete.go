@@ -128,10 +128,8 @@ func (e *MembersKeptError) Error() string {
 // that carry the tag, following NextToken to the end.
 func (c *Client) ListSnapshotGroupsByTag(ctx context.Context, instanceID string, tag Tag) ([]SnapshotGroup, error) {
 	var out []SnapshotGroup
-	token := ""
-	for {
+	err := eachPage(func(token string) (string, error) {
 		var resp *ecs.DescribeSnapshotGroupsResponse
-		next := token
 		err := c.call(ctx, rpc{
 			action: "DescribeSnapshotGroups", resource: instanceID,
 			request: func() requests.AcsRequest {
@@ -140,7 +138,7 @@ func (c *Client) ListSnapshotGroupsByTag(ctx context.Context, instanceID string,
 				req.InstanceId = instanceID
 				req.Tag = &[]ecs.DescribeSnapshotGroupsTag{{Key: tag.Key, Value: tag.Value}}
 				req.MaxResults = requests.NewInteger(groupsPageSize)
-				req.NextToken = next
+				req.NextToken = token
 				return req
 			},
 			send: func(cl *ecs.Client, req requests.AcsRequest) (err error) {
@@ -149,16 +147,14 @@ func (c *Client) ListSnapshotGroupsByTag(ctx context.Context, instanceID string,
 			},
 		})
 		if err != nil {
-			return nil, err
+			return "", err
 		}
 		for _, g := range resp.SnapshotGroups.SnapshotGroup {
 			out = append(out, fromSDKGroup(g))
 		}
-		if resp.NextToken == "" || resp.NextToken == token {
-			return out, nil
-		}
-		token = resp.NextToken
-	}
+		return resp.NextToken, nil
+	})
+	return out, err
 }
 
 // ListManualSnapshots returns the disk's manual snapshots (SnapshotType
