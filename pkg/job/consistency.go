@@ -42,6 +42,18 @@ func ParseLevel(s string) (Level, error) {
 	return LevelDefault, fmt.Errorf("consistency %q: want crash, fs or app", s)
 }
 
+// ParseLevels parses a request's desired and required levels, as named
+// in the API, the job records and the command line.
+func ParseLevels(desired, required string) (consistency, require Level, err error) {
+	if consistency, err = ParseLevel(desired); err != nil {
+		return LevelDefault, LevelDefault, err
+	}
+	if require, err = ParseLevel(required); err != nil {
+		return LevelDefault, LevelDefault, fmt.Errorf("require: %w", err)
+	}
+	return consistency, require, nil
+}
+
 // BelowRequiredError means the job could not reach --require.
 type BelowRequiredError struct {
 	Achieved, Required Level

@@ -87,13 +87,9 @@ func (r *CreateJobRequest) Validate() error {
 
 // JobRequest is the engine's request for r; it fails for an unknown level.
 func (r *CreateJobRequest) JobRequest() (job.Request, error) {
-	consistency, err := job.ParseLevel(r.Consistency)
+	consistency, require, err := job.ParseLevels(r.Consistency, r.Require)
 	if err != nil {
 		return job.Request{}, err
-	}
-	require, err := job.ParseLevel(r.Require)
-	if err != nil {
-		return job.Request{}, fmt.Errorf("require: %w", err)
 	}
 	return job.Request{
 		Reason: r.Reason, Trigger: r.Trigger, Disks: r.Disks, Mounts: r.Mounts,

@@ -88,13 +88,9 @@ func RequestFromJob(r job.Request) RequestRecord {
 // Job returns the engine request recorded in r. It fails only for a level
 // name this version does not know, which DecodeRecord and Save refuse.
 func (r RequestRecord) Job() (job.Request, error) {
-	consistency, err := job.ParseLevel(r.Consistency)
+	consistency, require, err := job.ParseLevels(r.Consistency, r.Require)
 	if err != nil {
 		return job.Request{}, err
-	}
-	require, err := job.ParseLevel(r.Require)
-	if err != nil {
-		return job.Request{}, fmt.Errorf("require: %w", err)
 	}
 	return job.Request{
 		Reason: r.Reason, Trigger: r.Trigger, Disks: r.Disks, Mounts: r.Mounts,
