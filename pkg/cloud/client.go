@@ -205,6 +205,7 @@ func (c *Client) checkout(ctx context.Context) (*sdkClient, error) {
 	c.mu.Unlock()
 
 	ct := &ctxTransport{base: c.tr, ctx: ctx, calls: &c.stats.Calls}
+	sdkEndpointsOnce.Do(func() { ecs.GetEndpointMap() })
 	conf := sdk.NewConfig()
 	conf.Transport = ct
 	conf.AutoRetry = false // retries are ours: see RetryPolicy
@@ -218,6 +219,13 @@ func (c *Client) checkout(ctx context.Context) (*sdkClient, error) {
 	client.SetConnectTimeout(c.cfg.ConnectTimeout)
 	return &sdkClient{ecs: client, ctx: ct}, nil
 }
+
+// sdkEndpointsOnce fills the SDK's package-level endpoint table before any
+// client is built: ecs.NewClientWithOptions fills it lazily, unsynchronised,
+// so clients built at once in parallel goroutines (parallel creates, quota
+// counts, a fleet in one process) race on it (found by make fleet under
+// -race). Once filled, the SDK only reads it.
+var sdkEndpointsOnce sync.Once
 
 func (c *Client) checkin(sc *sdkClient) {
 	sc.ctx.ctx = nil
@@ -253,8 +261,10 @@ type rpc struct {
 
 // call runs r under the retry policy. Every attempt builds a new request (a
 // new nonce and timestamp) with the same parameters, ClientToken included.
+// The budget that applies is that of the last failure's kind.
 func (c *Client) call(ctx context.Context, r rpc) error {
-	ctx, cancel := context.WithTimeout(ctx, c.cfg.Retry.Budget)
+	start := time.Now()
+	ctx, cancel := context.WithTimeout(ctx, max(c.cfg.Retry.Budget, c.cfg.Retry.ThrottleBudget))
 	defer cancel()
 	expiredOnce := false
 	var last error
@@ -284,6 +294,9 @@ func (c *Client) call(ctx context.Context, r rpc) error {
 		c.rngMu.Lock()
 		d := c.cfg.Retry.delay(attempt, c.rng)
 		c.rngMu.Unlock()
+		if time.Since(start)+d > c.cfg.Retry.budget(kind) {
+			return err
+		}
 		if dl, ok := ctx.Deadline(); ok && time.Until(dl) < d {
 			return err
 		}

@@ -26,7 +26,7 @@ func staticClient(t *testing.T, env *ecsemutest.Env) *cloud.Client {
 	t.Helper()
 	creds := cloud.NewStaticCredentials(env.AccessKeyID, env.AccessKeySecret)
 	cl, err := cloud.New(cloud.Config{Region: env.RegionID, Endpoint: env.APIURL, Credentials: creds,
-		Retry: cloud.RetryPolicy{Base: time.Millisecond, Max: 10 * time.Millisecond, Budget: 5 * time.Second}})
+		Retry: cloud.RetryPolicy{Base: time.Millisecond, Max: 10 * time.Millisecond, Budget: 5 * time.Second, ThrottleBudget: 5 * time.Second}})
 	if err != nil {
 		t.Fatal(err)
 	}

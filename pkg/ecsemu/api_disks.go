@@ -116,7 +116,7 @@ func (e *Emulator) describeDisks(c *callCtx) (any, *apiError) {
 	for _, d := range e.disks {
 		switch {
 		case ids != nil && !slices.Contains(ids, d.spec.ID),
-			c.p["InstanceId"] != "" && d.attachedTo(e.instance.spec.ID) != c.p["InstanceId"],
+			c.p["InstanceId"] != "" && d.attachedTo() != c.p["InstanceId"],
 			diskType != "all" && d.spec.Type != diskType,
 			status != "All" && d.status != status,
 			category != "" && category != "all" && d.spec.Category != category,
@@ -138,7 +138,7 @@ func (e *Emulator) describeDisks(c *callCtx) (any, *apiError) {
 }
 
 func (e *Emulator) diskJSON(d *diskState) diskJSON {
-	inst := d.attachedTo(e.instance.spec.ID)
+	inst := d.attachedTo()
 	multi := "Disabled"
 	if d.spec.MultiAttach {
 		multi = "Enabled"
@@ -167,7 +167,7 @@ func (e *Emulator) diskJSON(d *diskState) diskJSON {
 	}
 }
 
-// hasLock reports whether the instance carries an operation lock reason.
-func (e *Emulator) hasLock(reason string) bool {
-	return slices.ContainsFunc(e.instance.spec.LockReasons, func(r string) bool { return strings.EqualFold(r, reason) })
+// hasLock reports whether an instance carries an operation lock reason.
+func (in *instanceState) hasLock(reason string) bool {
+	return slices.ContainsFunc(in.spec.LockReasons, func(r string) bool { return strings.EqualFold(r, reason) })
 }

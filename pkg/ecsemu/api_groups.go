@@ -129,7 +129,7 @@ func (e *Emulator) createSnapshotGroup(c *callCtx) (any, *apiError) {
 		g.tags[t.Key] = t.Value
 	}
 	for _, d := range members {
-		inst := d.attachedTo(e.instance.spec.ID)
+		inst := d.attachedTo()
 		if g.instanceID == "" {
 			g.instanceID = inst
 		}
@@ -152,7 +152,7 @@ func (e *Emulator) groupMembers(instanceID string, include, exclude []string) ([
 	if instanceID == "" && len(include) == 0 {
 		return nil, errGroupNeedsDiskOrInst
 	}
-	if instanceID != "" && instanceID != e.instance.spec.ID {
+	if instanceID != "" && e.instanceByID[instanceID] == nil {
 		return nil, errInstanceNotFound
 	}
 	var members []*diskState
@@ -162,7 +162,7 @@ func (e *Emulator) groupMembers(instanceID string, include, exclude []string) ([
 			if !ok {
 				return nil, errDiskNotFound
 			}
-			if instanceID != "" && d.attachedTo(e.instance.spec.ID) != instanceID {
+			if instanceID != "" && d.attachedTo() != instanceID {
 				return nil, errDiskNotOnInstance
 			}
 			if !slices.Contains(members, d) {
@@ -177,7 +177,7 @@ func (e *Emulator) groupMembers(instanceID string, include, exclude []string) ([
 		}
 	}
 	for _, d := range e.disks {
-		if d.attachedTo(e.instance.spec.ID) == instanceID && !slices.Contains(exclude, d.spec.ID) {
+		if d.attachedTo() == instanceID && !slices.Contains(exclude, d.spec.ID) {
 			members = append(members, d)
 		}
 	}

@@ -71,17 +71,18 @@ func (e *Emulator) describeInstances(c *callCtx) (any, *apiError) {
 	if aerr != nil {
 		return nil, aerr
 	}
-	in := e.instance
-	var list []instanceState
-	match := (ids == nil || slices.Contains(ids, in.spec.ID)) &&
-		(status == "" || status == in.status) &&
-		(c.p["ZoneId"] == "" || c.p["ZoneId"] == in.spec.ZoneID) &&
-		(c.p["InstanceType"] == "" || c.p["InstanceType"] == in.spec.Type) &&
-		tagsMatch(e.instanceTags, filter)
-	if match {
-		list = append(list, in)
+	var list []*instanceState
+	for _, in := range e.instances {
+		match := (ids == nil || slices.Contains(ids, in.spec.ID)) &&
+			(status == "" || status == in.status) &&
+			(c.p["ZoneId"] == "" || c.p["ZoneId"] == in.spec.ZoneID) &&
+			(c.p["InstanceType"] == "" || c.p["InstanceType"] == in.spec.Type) &&
+			tagsMatch(in.tags, filter)
+		if match {
+			list = append(list, in)
+		}
 	}
-	page, info := paginate(list, func(instanceState) int64 { return 1 }, false, pg)
+	page, info := paginate(list, func(in *instanceState) int64 { return in.seq }, false, pg)
 	resp := instancesResponse{TotalCount: info.TotalCount, PageNumber: info.PageNumber, PageSize: info.PageSize, NextToken: info.NextToken}
 	resp.Instances.Instance = []instanceJSON{}
 	for _, in := range page {
@@ -90,7 +91,7 @@ func (e *Emulator) describeInstances(c *callCtx) (any, *apiError) {
 	return resp, nil
 }
 
-func (e *Emulator) instanceJSON(in instanceState) instanceJSON {
+func (e *Emulator) instanceJSON(in *instanceState) instanceJSON {
 	locks := locksJSON{LockReason: []lockReasonJSON{}}
 	for _, r := range in.spec.LockReasons {
 		locks.LockReason = append(locks.LockReason, lockReasonJSON{LockReason: r})
@@ -105,6 +106,6 @@ func (e *Emulator) instanceJSON(in instanceState) instanceJSON {
 		ImageID: in.spec.ImageID, SerialNumber: in.spec.SerialNumber, OSType: "linux", OSName: "Alibaba Cloud Linux 3",
 		InstanceNetworkType: "vpc", InstanceChargeType: "PostPaid", IoOptimized: true, Cpu: 2, Memory: 8192,
 		CreationTime: in.created.Format(minuteFormat), StartTime: start,
-		OperationLocks: locks, Tags: tagKVList(e.instanceTags),
+		OperationLocks: locks, Tags: tagKVList(in.tags),
 	}
 }

@@ -59,12 +59,12 @@ func (e *Emulator) checkSnapshotable(d *diskState, now time.Time) *apiError {
 	if isLocalDisk(d.spec.Category) {
 		return errDiskTypeNotSupported
 	}
-	if d.attachedTo(e.instance.spec.ID) != "" {
+	if in := e.instanceByID[d.attachedTo()]; in != nil {
 		switch {
-		case e.hasLock("security"):
+		case in.hasLock("security"):
 			return errInstanceLocked
-		case e.instance.spec.NeverStarted,
-			e.instance.status != "Running" && e.instance.status != "Stopped":
+		case in.spec.NeverStarted,
+			in.status != "Running" && in.status != "Stopped":
 			return errIncorrectInstance
 		}
 	}
@@ -94,7 +94,7 @@ func (e *Emulator) newSnapshot(d *diskState, now time.Time, name, desc string, t
 		duration: e.snapshotDuration(d.spec.SizeGiB), typ: snapTypeUser,
 		retentionDays: retention, groupID: groupID, seq: e.nextSeq(),
 		sourceSizeGiB: d.spec.SizeGiB, sourceType: d.spec.Type, sourceCategory: d.spec.Category,
-		instanceID: d.attachedTo(e.instance.spec.ID),
+		instanceID: d.attachedTo(),
 	}
 	for _, t := range tags {
 		s.tags[t.Key] = t.Value

@@ -64,11 +64,8 @@ func (e *Emulator) tagsOf(rtype, id string) (map[string]string, *apiError) {
 			return d.tags, nil
 		}
 	case "instance":
-		if id == e.instance.spec.ID {
-			if e.instanceTags == nil {
-				e.instanceTags = map[string]string{}
-			}
-			return e.instanceTags, nil
+		if in, ok := e.instanceByID[id]; ok {
+			return in.tags, nil
 		}
 	default:
 		return nil, errResourceType

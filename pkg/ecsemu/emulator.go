@@ -1,6 +1,7 @@
 package ecsemu
 
 import (
+	"cmp"
 	"crypto/rand"
 	"encoding/binary"
 	"fmt"
@@ -45,8 +46,9 @@ type Emulator struct {
 	seq          int64
 	faults       Faults
 	bucket       tokenBucket
-	instance     instanceState
-	instanceTags map[string]string
+	instance     *instanceState   // Scenario.Instance
+	instances    []*instanceState // Instance, then Scenario.Instances
+	instanceByID map[string]*instanceState
 	disks        []*diskState // scenario order
 	diskByID     map[string]*diskState
 	snapshots    map[string]*snapshotState
@@ -55,7 +57,7 @@ type Emulator struct {
 	nonces       map[string]time.Time
 	idem         map[string]*idemEntry
 	sts          stsState
-	mdTokens     map[string]time.Time
+	mdTokens     map[string]mdToken
 	holds        map[string]*Hold
 	faultSubs    map[int]func(Faults)
 	nextSub      int
@@ -82,7 +84,7 @@ func New(sc *Scenario, opts Options) (*Emulator, error) {
 		groups:    map[string]*groupState{},
 		nonces:    map[string]time.Time{},
 		idem:      map[string]*idemEntry{},
-		mdTokens:  map[string]time.Time{},
+		mdTokens:  map[string]mdToken{},
 		holds:     map[string]*Hold{},
 		faultSubs: map[int]func(Faults){},
 	}
@@ -106,7 +108,7 @@ func New(sc *Scenario, opts Options) (*Emulator, error) {
 		e.seed = int64(binary.LittleEndian.Uint64(b[:]) >> 1)
 	}
 	e.rng = mrand.New(mrand.NewPCG(uint64(e.seed), 0x6563_7373_6e61_70)) // "ecssnap"
-	e.log.Info("emulator ready", "region", sc.Region, "instance", sc.Instance.ID, "disks", len(sc.Disks), "seed", e.seed)
+	e.log.Info("emulator ready", "region", sc.Region, "instance", sc.Instance.ID, "instances", 1+len(sc.Instances), "disks", len(sc.Disks), "seed", e.seed)
 	e.faults = sc.Faults
 	e.bucket.reset(e.faults.RPS)
 	e.load(e.clock.Now())
@@ -119,13 +121,19 @@ func (e *Emulator) load(now time.Time) {
 	// The instance and its disks have existed for a while; the exact age
 	// only shows in CreationTime fields.
 	born := now.Add(-30 * 24 * time.Hour).Truncate(time.Minute)
-	e.instance = instanceState{spec: sc.Instance, status: sc.Instance.Status, created: born}
-	letter := 0
+	e.instanceByID = map[string]*instanceState{}
+	for i, in := range append([]Instance{sc.Instance}, sc.Instances...) {
+		st := &instanceState{spec: in, status: in.Status, created: born, tags: map[string]string{}, seq: int64(i + 1)}
+		e.instances = append(e.instances, st)
+		e.instanceByID[in.ID] = st
+	}
+	e.instance = e.instances[0]
+	letters := map[string]int{} // device letters by instance
 	for _, d := range sc.Disks {
-		ds := &diskState{spec: d, status: d.Status, tags: cloneMap(d.Tags), device: d.Device, seq: e.nextSeq(), created: born}
+		ds := &diskState{spec: d, instance: cmp.Or(d.InstanceID, sc.Instance.ID), status: d.Status, tags: cloneMap(d.Tags), device: d.Device, seq: e.nextSeq(), created: born}
 		if ds.device == "" && !d.MultiAttach && !d.Detached {
-			ds.device = "/dev/xvd" + string(rune('a'+letter%26))
-			letter++
+			ds.device = "/dev/xvd" + string(rune('a'+letters[ds.instance]%26))
+			letters[ds.instance]++
 		}
 		if ds.tags == nil {
 			ds.tags = map[string]string{}
@@ -151,7 +159,7 @@ func (e *Emulator) load(now time.Time) {
 			tags: cloneMap(s.Tags), created: created(s), typ: s.Type, retentionDays: s.RetentionDays,
 			createdDisk: s.CreatedDisk, createdImage: s.CreatedImage, seq: e.nextSeq(),
 			sourceSizeGiB: d.spec.SizeGiB, sourceType: d.spec.Type, sourceCategory: d.spec.Category,
-			instanceID: d.attachedTo(sc.Instance.ID),
+			instanceID: d.attachedTo(),
 		}
 		ss.modified = ss.created
 		if ss.tags == nil {

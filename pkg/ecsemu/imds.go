@@ -3,6 +3,7 @@ package ecsemu
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"net"
 	"net/http"
 	"slices"
@@ -26,12 +27,27 @@ const (
 // metadataVersions are the version prefixes; both serve the same tree.
 var metadataVersions = []string{"2016-01-01", "latest"}
 
-// MetadataHandler serves the instance metadata service. It also answers
-// absolute-form requests ("GET http://100.100.100.200/latest/...") so that
-// a client whose HTTP_PROXY points at it reaches it as if on an instance.
-func (e *Emulator) MetadataHandler() http.Handler { return http.HandlerFunc(e.serveMetadata) }
+// MetadataHandler serves the instance metadata service of the scenario's
+// Instance. It also answers absolute-form requests ("GET
+// http://100.100.100.200/latest/...") so that a client whose HTTP_PROXY
+// points at it reaches it as if on an instance.
+func (e *Emulator) MetadataHandler() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { e.serveMetadata(e.instance, w, r) })
+}
 
-func (e *Emulator) serveMetadata(w http.ResponseWriter, r *http.Request) {
+// InstanceMetadataHandler serves the metadata service as one of the
+// scenario's instances sees it. The real service knows the asking instance
+// by where the request comes from; here each instance gets its own handler
+// (and listener). Tokens it issues are valid on it alone.
+func (e *Emulator) InstanceMetadataHandler(instanceID string) (http.Handler, error) {
+	in, ok := e.instanceByID[instanceID]
+	if !ok {
+		return nil, fmt.Errorf("instance %q is not in the scenario", instanceID)
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { e.serveMetadata(in, w, r) }), nil
+}
+
+func (e *Emulator) serveMetadata(in *instanceState, w http.ResponseWriter, r *http.Request) {
 	f := e.Faults()
 	if f.IMDSOutage {
 		// A listener-level outage is a refused connection (see Server);
@@ -46,11 +62,11 @@ func (e *Emulator) serveMetadata(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "ecsemu: as a proxy this server only answers http://"+MetadataAddress+"/", http.StatusBadGateway)
 		return
 	}
-	status, body := e.metadataAnswer(r, path)
+	status, body := e.metadataAnswer(in, r, path)
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 	w.WriteHeader(status)
 	_, _ = w.Write([]byte(body))
-	e.log.Debug("metadata", "method", r.Method, "path", path, "status", status)
+	e.log.Debug("metadata", "instance", in.spec.ID, "method", r.Method, "path", path, "status", status)
 }
 
 // metadataPath returns the request path, accepting absolute-form requests
@@ -79,7 +95,7 @@ func metadataPath(r *http.Request) (string, bool) {
 }
 
 // metadataAnswer applies token mode and resolves the path.
-func (e *Emulator) metadataAnswer(r *http.Request, path string) (int, string) {
+func (e *Emulator) metadataAnswer(in *instanceState, r *http.Request, path string) (int, string) {
 	if len(r.Header.Values("X-Forwarded-For")) > 0 {
 		// The real service refuses anything that looks forwarded, so a
 		// proxy on the instance cannot launder requests to it.
@@ -94,22 +110,29 @@ func (e *Emulator) metadataAnswer(r *http.Request, path string) (int, string) {
 		if r.Method != http.MethodPut || len(segs) != 3 {
 			return http.StatusMethodNotAllowed, "Method Not Allowed"
 		}
-		return e.issueMetadataToken(r)
+		return e.issueMetadataToken(in, r)
 	}
 	if r.Method != http.MethodGet && r.Method != http.MethodHead {
 		return http.StatusMethodNotAllowed, "Method Not Allowed"
 	}
-	if status, ok := e.checkMetadataToken(r); !ok {
+	if status, ok := e.checkMetadataToken(in, r); !ok {
 		return status, http.StatusText(status)
 	}
-	body, ok := e.metadataLookup(path)
+	body, ok := e.metadataLookup(in, path)
 	if !ok {
 		return http.StatusNotFound, "Not Found"
 	}
 	return http.StatusOK, body
 }
 
-func (e *Emulator) issueMetadataToken(r *http.Request) (int, string) {
+// mdToken is an issued metadata token: valid until expires, on the
+// metadata service of one instance.
+type mdToken struct {
+	instance string
+	expires  time.Time
+}
+
+func (e *Emulator) issueMetadataToken(in *instanceState, r *http.Request) (int, string) {
 	ttl, err := strconv.Atoi(r.Header.Get(MetadataTokenTTLHeader))
 	if err != nil || ttl < 1 || ttl > maxMetadataTokenTTL {
 		return http.StatusBadRequest, "Bad Request"
@@ -117,19 +140,20 @@ func (e *Emulator) issueMetadataToken(r *http.Request) (int, string) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	now := e.clock.Now()
-	for t, exp := range e.mdTokens {
-		if !now.Before(exp) {
+	for t, old := range e.mdTokens {
+		if !now.Before(old.expires) {
 			delete(e.mdTokens, t)
 		}
 	}
 	tok := e.randomToken(56)
-	e.mdTokens[tok] = now.Add(time.Duration(ttl) * time.Second)
+	e.mdTokens[tok] = mdToken{instance: in.spec.ID, expires: now.Add(time.Duration(ttl) * time.Second)}
 	return http.StatusOK, tok
 }
 
 // checkMetadataToken: a token, if sent, must be valid (401 otherwise);
 // without one, a GET is refused (403) only when the instance requires tokens.
-func (e *Emulator) checkMetadataToken(r *http.Request) (int, bool) {
+// A token another instance's metadata service issued is not valid here.
+func (e *Emulator) checkMetadataToken(in *instanceState, r *http.Request) (int, bool) {
 	tok := r.Header.Get(MetadataTokenHeader)
 	if tok == "" {
 		if e.sc.Metadata.TokenRequired {
@@ -139,8 +163,8 @@ func (e *Emulator) checkMetadataToken(r *http.Request) (int, bool) {
 	}
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	exp, ok := e.mdTokens[tok]
-	if !ok || !e.clock.Now().Before(exp) {
+	t, ok := e.mdTokens[tok]
+	if !ok || t.instance != in.spec.ID || !e.clock.Now().Before(t.expires) {
 		return http.StatusUnauthorized, false
 	}
 	return 0, true
@@ -155,7 +179,7 @@ func (e *Emulator) ExpireMetadataTokens() {
 
 // metadataLookup resolves a path to a leaf's text or a directory listing
 // (one entry per line, sub-directories with a trailing "/").
-func (e *Emulator) metadataLookup(path string) (string, bool) {
+func (e *Emulator) metadataLookup(in *instanceState, path string) (string, bool) {
 	trimmed := strings.Trim(path, "/")
 	if trimmed == "" {
 		return strings.Join(metadataVersions, "\n"), true
@@ -164,7 +188,7 @@ func (e *Emulator) metadataLookup(path string) (string, bool) {
 	if !slices.Contains(metadataVersions, segs[0]) {
 		return "", false
 	}
-	tree := e.metadataTree()
+	tree := e.metadataTree(in)
 	node := any(tree)
 	for _, s := range segs[1:] {
 		dir, ok := node.(mdDir)
@@ -202,16 +226,16 @@ func (d mdDir) listing() string {
 	return strings.Join(names, "\n")
 }
 
-// metadataTree builds the tree from the current state.
-func (e *Emulator) metadataTree() mdDir {
+// metadataTree builds the tree of instance st from the current state.
+func (e *Emulator) metadataTree(st *instanceState) mdDir {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	now := e.clock.Now()
 	sc := e.sc
-	in := e.instance.spec
+	in := st.spec
 	disks := mdDir{}
 	for _, d := range e.disks {
-		if d.spec.Serial == "-" || d.spec.Detached {
+		if d.spec.Serial == "-" || d.attachedTo() != in.ID {
 			continue
 		}
 		disks[d.spec.Serial] = mdDir{"id": d.spec.ID, "name": d.spec.Name}

@@ -30,6 +30,11 @@ type Scenario struct {
 	RAMRole *RAMRole `yaml:"ram_role,omitempty" json:"ram_role,omitempty"`
 	// Instance is the instance the agent runs on.
 	Instance Instance `yaml:"instance" json:"instance"`
+	// Instances are further instances of the same account and region (a
+	// fleet). Each sees its own metadata service (InstanceMetadataHandler);
+	// the API serves them all, under one rate limit. Their disks name them
+	// in Disk.InstanceID.
+	Instances []Instance `yaml:"instances,omitempty" json:"instances,omitempty"`
 	// Disks are the cloud disks of the instance (and detached ones).
 	Disks []Disk `yaml:"disks" json:"disks"`
 	// Snapshots exist before the emulator starts.
@@ -88,6 +93,9 @@ type Instance struct {
 // Disk is a cloud disk.
 type Disk struct {
 	ID string `yaml:"id" json:"id"`
+	// InstanceID is the instance the disk belongs to: Instance when empty,
+	// else one of Instances.
+	InstanceID string `yaml:"instance_id,omitempty" json:"instance_id,omitempty"`
 	// Serial is the guest-visible serial (default: ID without "d-"); "-"
 	// means the disk has none (disks created before 2020-06-10).
 	Serial string `yaml:"serial,omitempty" json:"serial,omitempty"`
@@ -264,6 +272,13 @@ func (sc *Scenario) Clone() *Scenario {
 		c.RAMRole = &r
 	}
 	c.Instance.LockReasons = append([]string(nil), sc.Instance.LockReasons...)
+	if sc.Instances != nil {
+		c.Instances = make([]Instance, len(sc.Instances))
+		for i, in := range sc.Instances {
+			in.LockReasons = append([]string(nil), in.LockReasons...)
+			c.Instances[i] = in
+		}
+	}
 	c.Disks = make([]Disk, len(sc.Disks))
 	for i, d := range sc.Disks {
 		d.Tags = cloneMap(d.Tags)

@@ -112,12 +112,16 @@ func (sc *Scenario) applyDefaults() {
 	if sc.Behavior.TimestampWindow == 0 {
 		sc.Behavior.TimestampWindow = Duration(defaultTimestampWindow)
 	}
-	in := &sc.Instance
-	if in.Status == "" {
-		in.Status = "Running"
-	}
-	if in.Name == "" {
-		in.Name = in.Hostname
+	// A disk's zone defaults to its instance's ("" names Instance).
+	zones := map[string]string{"": sc.Instance.ZoneID}
+	for _, in := range append([]*Instance{&sc.Instance}, pointers(sc.Instances)...) {
+		if in.Status == "" {
+			in.Status = "Running"
+		}
+		if in.Name == "" {
+			in.Name = in.Hostname
+		}
+		zones[in.ID] = in.ZoneID
 	}
 	for i := range sc.Disks {
 		d := &sc.Disks[i]
@@ -128,7 +132,7 @@ func (sc *Scenario) applyDefaults() {
 			d.Type = "data"
 		}
 		if d.ZoneID == "" {
-			d.ZoneID = in.ZoneID
+			d.ZoneID = zones[d.InstanceID]
 		}
 		if d.Serial == "" {
 			d.Serial = strings.TrimPrefix(d.ID, "d-")
@@ -152,4 +156,13 @@ func (sc *Scenario) applyDefaults() {
 			s.Type = snapTypeUser
 		}
 	}
+}
+
+// pointers returns a pointer to each element of s.
+func pointers[T any](s []T) []*T {
+	out := make([]*T, len(s))
+	for i := range s {
+		out[i] = &s[i]
+	}
+	return out
 }

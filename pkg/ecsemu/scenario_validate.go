@@ -1,7 +1,7 @@
 package ecsemu
 
 import (
-	"errors"
+	"cmp"
 	"fmt"
 	"slices"
 	"strings"
@@ -81,15 +81,32 @@ func (sc *Scenario) Validate() error {
 }
 
 func (sc *Scenario) validateInstance() error {
-	in := sc.Instance
+	if err := validateOneInstance("instance", sc.Instance); err != nil {
+		return err
+	}
+	seen := map[string]bool{sc.Instance.ID: true}
+	for i, in := range sc.Instances {
+		field := fmt.Sprintf("instances[%d]", i)
+		if err := validateOneInstance(field, in); err != nil {
+			return err
+		}
+		if seen[in.ID] {
+			return fmt.Errorf("%s.id %q is repeated", field, in.ID)
+		}
+		seen[in.ID] = true
+	}
+	return nil
+}
+
+func validateOneInstance(field string, in Instance) error {
 	if !strings.HasPrefix(in.ID, "i-") {
-		return fmt.Errorf("instance.id %q must start with \"i-\"", in.ID)
+		return fmt.Errorf("%s.id %q must start with \"i-\"", field, in.ID)
 	}
 	if in.ZoneID == "" {
-		return errors.New("instance.zone_id is required")
+		return fmt.Errorf("%s.zone_id is required", field)
 	}
 	if !slices.Contains(instanceStatuses, in.Status) {
-		return fmt.Errorf("instance.status %q is not one of %s", in.Status, strings.Join(instanceStatuses, ", "))
+		return fmt.Errorf("%s.status %q is not one of %s", field, in.Status, strings.Join(instanceStatuses, ", "))
 	}
 	return nil
 }
@@ -97,8 +114,15 @@ func (sc *Scenario) validateInstance() error {
 func (sc *Scenario) validateDisks() (map[string]bool, error) {
 	ids := map[string]bool{}
 	serials := map[string]bool{}
-	systems := 0
+	instances := map[string]bool{"": true, sc.Instance.ID: true}
+	for _, in := range sc.Instances {
+		instances[in.ID] = true
+	}
+	systems := map[string]int{} // by instance; "" is Instance
 	for i, d := range sc.Disks {
+		if !instances[d.InstanceID] {
+			return nil, fmt.Errorf("disks[%d].instance_id %q is not a scenario instance", i, d.InstanceID)
+		}
 		if !strings.HasPrefix(d.ID, "d-") {
 			return nil, fmt.Errorf("disks[%d].id %q must start with \"d-\"", i, d.ID)
 		}
@@ -117,7 +141,13 @@ func (sc *Scenario) validateDisks() (map[string]bool, error) {
 		}
 		switch d.Type {
 		case "system":
-			systems++
+			owner := d.InstanceID
+			if owner == sc.Instance.ID {
+				owner = ""
+			}
+			if systems[owner]++; systems[owner] > 1 {
+				return nil, fmt.Errorf("disks[%d]: more than one system disk on instance %s", i, cmp.Or(owner, sc.Instance.ID))
+			}
 		case "data":
 		default:
 			return nil, fmt.Errorf("disks[%d].type must be system or data, not %q", i, d.Type)
@@ -134,9 +164,6 @@ func (sc *Scenario) validateDisks() (map[string]bool, error) {
 		if d.Detached && d.Type == "system" {
 			return nil, fmt.Errorf("disks[%d] is a detached system disk", i)
 		}
-	}
-	if systems > 1 {
-		return nil, errors.New("more than one system disk")
 	}
 	return ids, nil
 }

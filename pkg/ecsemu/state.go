@@ -5,29 +5,32 @@ import (
 	"time"
 )
 
-// instanceState is the emulated instance.
+// instanceState is an emulated instance.
 type instanceState struct {
 	spec    Instance
 	status  string
 	created time.Time
+	tags    map[string]string
+	seq     int64 // scenario order, for listing and paging
 }
 
 // diskState is an emulated disk.
 type diskState struct {
-	spec    Disk
-	status  string
-	tags    map[string]string
-	device  string
-	seq     int64
-	created time.Time
+	spec     Disk
+	instance string // the owning instance's ID
+	status   string
+	tags     map[string]string
+	device   string
+	seq      int64
+	created  time.Time
 }
 
 // attachedTo returns the instance the disk is attached to, or "".
-func (d *diskState) attachedTo(instanceID string) string {
+func (d *diskState) attachedTo() string {
 	if d.spec.Detached {
 		return ""
 	}
-	return instanceID
+	return d.instance
 }
 
 // snapshotState is an emulated snapshot. Its status and progress are

@@ -9,9 +9,11 @@ import (
 // StateDump is a JSON-serialisable picture of the emulated cloud at one
 // instant of cloud time.
 type StateDump struct {
-	Time      time.Time      `json:"time"`
-	Region    string         `json:"region"`
-	Instance  InstanceView   `json:"instance"`
+	Time     time.Time    `json:"time"`
+	Region   string       `json:"region"`
+	Instance InstanceView `json:"instance"`
+	// Instances are the scenario's further instances (a fleet).
+	Instances []InstanceView `json:"instances,omitempty"`
 	Disks     []DiskView     `json:"disks"`
 	Snapshots []SnapshotView `json:"snapshots"`
 	Groups    []GroupView    `json:"groups"`
@@ -79,23 +81,22 @@ func (e *Emulator) State() StateDump {
 	defer e.mu.Unlock()
 	now := e.clock.Now()
 	e.refresh(now)
-	in := e.instance
 	st := StateDump{
-		Time:   now,
-		Region: e.sc.Region,
-		Instance: InstanceView{
-			ID: in.spec.ID, Status: in.status, ZoneID: in.spec.ZoneID, Type: in.spec.Type,
-			NeverStarted: in.spec.NeverStarted, LockReasons: slices.Clone(in.spec.LockReasons), Tags: maps.Clone(e.instanceTags),
-		},
+		Time:      now,
+		Region:    e.sc.Region,
+		Instance:  e.instance.view(),
 		Disks:     []DiskView{},
 		Snapshots: e.snapshotViews(now),
 		Groups:    []GroupView{},
+	}
+	for _, in := range e.instances[1:] {
+		st.Instances = append(st.Instances, in.view())
 	}
 	for _, d := range e.disks {
 		st.Disks = append(st.Disks, DiskView{
 			ID: d.spec.ID, Serial: d.spec.Serial, Name: d.spec.Name, Category: d.spec.Category, Type: d.spec.Type,
 			SizeGiB: d.spec.SizeGiB, Status: d.status, ZoneID: d.spec.ZoneID, MultiAttach: d.spec.MultiAttach,
-			InstanceID: d.attachedTo(in.spec.ID), Tags: maps.Clone(d.tags),
+			InstanceID: d.attachedTo(), Tags: maps.Clone(d.tags),
 		})
 	}
 	groups := slices.Collect(maps.Values(e.groups))
@@ -107,6 +108,13 @@ func (e *Emulator) State() StateDump {
 		})
 	}
 	return st
+}
+
+func (in *instanceState) view() InstanceView {
+	return InstanceView{
+		ID: in.spec.ID, Status: in.status, ZoneID: in.spec.ZoneID, Type: in.spec.Type,
+		NeverStarted: in.spec.NeverStarted, LockReasons: slices.Clone(in.spec.LockReasons), Tags: maps.Clone(in.tags),
+	}
 }
 
 // Snapshots returns every snapshot's current state, oldest first.
