@@ -13,10 +13,12 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"sync"
 	"text/tabwriter"
 	"time"
 
 	"github.com/ecssnap/ecssnap/agent/config"
+	"github.com/ecssnap/ecssnap/pkg/imds"
 )
 
 // Version is stamped at build time (-ldflags -X).
@@ -37,6 +39,8 @@ const (
 // Env is the process's outside world, injected so tests run the CLI in
 // process.
 type Env struct {
+	// Stdin is read by `ecssnap hook` only (the package manager's input).
+	Stdin          io.Reader
 	Stdout, Stderr io.Writer
 	Getenv         func(string) string
 	// IsTerminal reports whether Stdout is a terminal (progress bars).
@@ -47,7 +51,7 @@ type Env struct {
 // OSEnv returns the real process environment.
 func OSEnv() Env {
 	return Env{
-		Stdout: os.Stdout, Stderr: os.Stderr, Getenv: os.Getenv,
+		Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr, Getenv: os.Getenv,
 		IsTerminal: isTerminal(os.Stdout), Now: time.Now,
 	}
 }
@@ -70,6 +74,7 @@ var commands = map[string]command{
 	"selftest": {"freeze and thaw throwaway loop filesystems: what this kernel supports", runSelftest},
 	"daemon":   {"run as the service (systemd starts it)", runDaemon},
 	"service":  {"install|uninstall|start|stop|restart|status the service", runService},
+	"hook":     {"package-manager entry point: apt, dnf, dnf5, yum, zypper, pacman", runHook},
 }
 
 // app is one invocation's wiring.
@@ -77,6 +82,11 @@ type app struct {
 	env    Env
 	cfg    config.Config
 	logger *slog.Logger
+
+	// md is the metadata client, made once so that its cache of the
+	// instance's identity lasts as long as the process (see metadata).
+	mdOnce sync.Once
+	md     *imds.Client
 }
 
 // Run executes the command line args (args[0] is the program name: invoked
@@ -117,11 +127,19 @@ func Run(ctx context.Context, args []string, env Env) int {
 	}
 	cfg, err := config.Load(env.Getenv)
 	if err != nil {
+		if name == "hook" {
+			// A package manager must hear the policy's verdict, not exit 78.
+			return hookWithoutConfig(ctx, env, rest, err)
+		}
 		return fail(env.Stderr, err)
 	}
 	a := &app{env: env, cfg: cfg, logger: newLogger(env.Stderr, env.Getenv("ECSSNAP_LOG_LEVEL"))}
 	a.recoverFreeze(ctx)
 	if err := cmd.run(ctx, a, rest); err != nil {
+		var he *hookExit
+		if errors.As(err, &he) {
+			return he.code
+		}
 		return fail(env.Stderr, err)
 	}
 	return ExitOK

@@ -299,6 +299,10 @@ func TestVersionAndHelp(t *testing.T) {
 	if code, out, _ := h.run("ecssnap", "now", "-h"); code != 0 || !strings.Contains(out, "--retention-days") {
 		t.Errorf("now -h: %d %q", code, out)
 	}
+	// -h of a command that takes an argument prints its flags too.
+	if code, out, _ := h.run("ecssnap", "show", "-h"); code != 0 || !strings.Contains(out, "--json") {
+		t.Errorf("show -h: %d %q", code, out)
+	}
 }
 
 func writeConfig(t *testing.T, body string) string {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"io/fs"
@@ -71,6 +72,9 @@ func runShow(ctx context.Context, a *app, args []string) error {
 	flags := newFlags(a, "show", "JOB [--json]")
 	jsonOut := flags.Bool("json", false, "print JSON")
 	if err := flags.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return nil // -h printed the flags
+		}
 		return usagef("show: %v", err)
 	}
 	if flags.NArg() != 1 {
@@ -95,6 +99,12 @@ func runShow(ctx context.Context, a *app, args []string) error {
 		fmt.Fprintf(a.env.Stdout, ", reason %q", v.Reason)
 	}
 	fmt.Fprintln(a.env.Stdout)
+	if len(v.Packages) > 0 {
+		fmt.Fprintf(a.env.Stdout, "taken before %d package change(s):\n", len(v.Packages))
+		for _, p := range v.Packages {
+			fmt.Fprintf(a.env.Stdout, "  %s\n", p)
+		}
+	}
 	if v.Result != nil {
 		printSnapshotTable(a.env.Stdout, v.Result)
 		fmt.Fprintln(a.env.Stdout, summary(v.Result))

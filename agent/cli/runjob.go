@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"log/slog"
 	"os"
 	"strings"
 	"time"
@@ -20,6 +21,9 @@ type jobOptions struct {
 	force   bool
 	session string
 	cmdline string
+	// joined, when not nil, is set to whether the request joined a job
+	// already asked for (the same session) instead of starting one.
+	joined *bool
 }
 
 // runJob runs req through the daemon when one answers on the socket, and
@@ -28,12 +32,12 @@ type jobOptions struct {
 func (a *app) runJob(ctx context.Context, req job.Request, o jobOptions, out *renderer) (*job.Result, error) {
 	creq := createRequest(req, o)
 	if !req.DryRun {
-		res, err := a.viaDaemon(ctx, creq, out)
+		res, err := a.viaDaemon(ctx, creq, out, o.joined)
 		if !errors.Is(err, localapi.ErrDaemonNotRunning) {
 			return res, err
 		}
 	}
-	return a.inProcess(ctx, creq, out)
+	return a.inProcess(ctx, creq, out, o.joined)
 }
 
 func createRequest(req job.Request, o jobOptions) localapi.CreateJobRequest {
@@ -41,7 +45,7 @@ func createRequest(req job.Request, o jobOptions) localapi.CreateJobRequest {
 		Reason: req.Reason, Trigger: req.Trigger, Disks: req.Disks, Mounts: req.Mounts,
 		Timeout: localapi.Duration(req.Timeout), RetentionDays: req.RetentionDays, Tags: req.Tags,
 		DryRun: req.DryRun, AllowInconsistent: req.AllowInconsistent, Force: o.force, Session: o.session,
-		Cmdline: o.cmdline, Complete: req.Wait, Wait: localapi.WaitCreated,
+		Cmdline: o.cmdline, Complete: req.Wait, Wait: localapi.WaitCreated, Packages: req.Packages,
 	}
 	if req.Consistency != job.LevelDefault {
 		c.Consistency = req.Consistency.String()
@@ -56,7 +60,7 @@ func createRequest(req job.Request, o jobOptions) localapi.CreateJobRequest {
 }
 
 // viaDaemon asks the daemon to run (or join) the job and follows it.
-func (a *app) viaDaemon(ctx context.Context, creq localapi.CreateJobRequest, out *renderer) (*job.Result, error) {
+func (a *app) viaDaemon(ctx context.Context, creq localapi.CreateJobRequest, out *renderer, joined *bool) (*job.Result, error) {
 	client := localapi.NewClient(a.cfg.Socket)
 	v, err := client.CreateJob(ctx, creq)
 	if err != nil {
@@ -64,6 +68,9 @@ func (a *app) viaDaemon(ctx context.Context, creq localapi.CreateJobRequest, out
 	}
 	if v.Joined {
 		a.logger.Info("joined a job already asked for in this session", "job", v.ID)
+	}
+	if joined != nil {
+		*joined = v.Joined
 	}
 	if creq.Complete {
 		if err := client.Events(ctx, v.ID, out.event); err != nil {
@@ -97,7 +104,7 @@ const lockWait = 10 * time.Minute
 // inProcess runs the job here: recorded in the store (crash-safe, and
 // resumed by the next ecssnap), or unrecorded for a user who may not write
 // it.
-func (a *app) inProcess(ctx context.Context, creq localapi.CreateJobRequest, out *renderer) (*job.Result, error) {
+func (a *app) inProcess(ctx context.Context, creq localapi.CreateJobRequest, out *renderer, joined *bool) (*job.Result, error) {
 	st, err := a.openStore(ctx, creq.DryRun)
 	if err != nil {
 		return nil, err
@@ -105,15 +112,33 @@ func (a *app) inProcess(ctx context.Context, creq localapi.CreateJobRequest, out
 	if st != nil {
 		defer st.Close()
 	}
-	jobs := daemon.NewJobs(daemon.JobsOptions{Engine: a.engine, Store: st, Logger: a.logger, Now: a.env.Now})
+	if rec := sessionJob(st, creq, a.logger); rec != nil {
+		if joined != nil {
+			*joined = true
+		}
+		if merged := daemon.AddPackages(rec.Request.Packages, creq.Packages); len(merged) > len(rec.Request.Packages) {
+			rec.Request.Packages = merged
+			if err := st.Save(rec); err != nil {
+				a.logger.Warn("could not record the joining request's packages", "job", rec.ID, "error", err)
+			}
+		}
+		return rec.Result, nil
+	}
+	jobs := daemon.NewJobs(daemon.JobsOptions{Engine: a.engine, Store: st, Logger: a.logger, Now: a.env.Now, Window: a.cfg.CoalesceWindow})
 	if err := jobs.Reconcile(); err != nil {
 		a.logger.Warn("could not reconcile unfinished jobs", "error", err)
 	}
 	self := localapi.Caller{UID: os.Getuid(), GID: os.Getgid(), PID: os.Getpid(), Cmdline: strings.Join(os.Args, " ")}
-	creq.Force = true // nothing to coalesce with in one process
-	j, _, err := jobs.Submit(creq, self)
+	// Without a session there is nothing to coalesce with in one process;
+	// with one, an unfinished job of the session (reconciled above) is
+	// joined as the daemon would.
+	creq.Force = creq.Force || creq.Session == ""
+	j, wasJoined, err := jobs.Submit(creq, self)
 	if err != nil {
 		return nil, err
+	}
+	if joined != nil {
+		*joined = wasJoined
 	}
 	past, live := jobs.Subscribe(j)
 	followed := make(chan struct{})
@@ -129,6 +154,35 @@ func (a *app) inProcess(ctx context.Context, creq localapi.CreateJobRequest, out
 	jobs.Drain(ctx)
 	<-followed
 	return j.Result()
+}
+
+// sessionScan bounds how many recent records sessionJob reads.
+const sessionScan = 64
+
+// sessionJob finds a finished job of the request's session that created
+// its snapshots: the in-process path's memory of what the daemon would
+// have coalesced (unattended-upgrades runs dpkg, and so the hook, many
+// times in one session, and the daemon may be stopped).
+func sessionJob(st *store.Store, creq localapi.CreateJobRequest, logger *slog.Logger) *store.Record {
+	if st == nil || creq.Force || creq.Session == "" {
+		return nil
+	}
+	recs, err := st.List(store.ListOptions{Limit: sessionScan})
+	if err != nil {
+		logger.Warn("could not read the job history for this session's job", "error", err)
+		return nil
+	}
+	for _, rec := range recs {
+		if rec.Session != creq.Session || rec.Request.DryRun != creq.DryRun || !rec.Finished() || rec.Result == nil {
+			continue
+		}
+		if daemon.FailedRecord(rec) {
+			continue // a failed job is not joined: the next request tries again
+		}
+		logger.Info("joined a job already taken in this session", "job", rec.ID, "session", rec.Session)
+		return rec
+	}
+	return nil
 }
 
 // openStore opens the job store, waiting for another in-process job to

@@ -19,12 +19,20 @@ import (
 // it must bypass any HTTP proxy configured for API traffic.
 const metadataHost = "100.100.100.200"
 
+// metadata returns the app's one metadata client. The daemon builds an
+// engine per job; with a client per engine every job read the identity
+// again, and a job that started while the metadata service was briefly
+// unreachable failed although the identity never changes (found by make
+// soak). A failed read is not cached, so the first job still retries.
 func (a *app) metadata() *imds.Client {
-	return imds.New(imds.Config{
-		Endpoint:       a.cfg.MetadataEndpoint,
-		AllowTokenless: a.cfg.MetadataTokenless,
-		Logger:         a.logger,
+	a.mdOnce.Do(func() {
+		a.md = imds.New(imds.Config{
+			Endpoint:       a.cfg.MetadataEndpoint,
+			AllowTokenless: a.cfg.MetadataTokenless,
+			Logger:         a.logger,
+		})
 	})
+	return a.md
 }
 
 func (a *app) newCloud(region string) (*cloud.Client, error) {
@@ -34,7 +42,7 @@ func (a *app) newCloud(region string) (*cloud.Client, error) {
 		Endpoint:       a.cfg.APIEndpoint,
 		ConnectTimeout: a.cfg.API.ConnectTimeout,
 		ReadTimeout:    a.cfg.API.ReadTimeout,
-		Retry:          cloud.RetryPolicy{Budget: a.cfg.API.RetryBudget},
+		Retry:          cloud.RetryPolicy{Budget: a.cfg.API.RetryBudget, ThrottleBudget: a.cfg.API.ThrottleBudget},
 		Logger:         a.logger,
 	})
 }

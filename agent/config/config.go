@@ -15,6 +15,7 @@ import (
 
 	"gopkg.in/yaml.v3"
 
+	"github.com/ecssnap/ecssnap/agent/hook"
 	"github.com/ecssnap/ecssnap/pkg/imds"
 	"github.com/ecssnap/ecssnap/pkg/plan"
 	"github.com/ecssnap/ecssnap/pkg/retention"
@@ -53,10 +54,14 @@ type Config struct {
 	QuotaPerDisk int              `yaml:"quota_per_disk"`
 	// MetricsTextfile is a node_exporter textfile the daemon keeps current
 	// ("" for none), e.g. /var/lib/node_exporter/textfile_collector/ecssnap.prom.
-	MetricsTextfile string        `yaml:"metrics_textfile"`
-	Hooks           HooksConfig   `yaml:"hooks"`
-	GroupLimits     plan.Limits   `yaml:"group_limits"`
-	WaitTimeout     time.Duration `yaml:"wait_timeout"`
+	MetricsTextfile string      `yaml:"metrics_textfile"`
+	Hooks           HooksConfig `yaml:"hooks"`
+	// PackageHooks is what `ecssnap hook <manager>` does when a snapshot
+	// fails (fail-closed or fail-open per trigger and attendance), whether
+	// it waits for completion, and whether chroots and containers count.
+	PackageHooks hook.Policy   `yaml:"package_hooks"`
+	GroupLimits  plan.Limits   `yaml:"group_limits"`
+	WaitTimeout  time.Duration `yaml:"wait_timeout"`
 	// CoalesceWindow: hook requests this soon after a hook job started
 	// join it instead of snapshotting again.
 	CoalesceWindow time.Duration `yaml:"coalesce_window"`
@@ -76,6 +81,9 @@ type APIConfig struct {
 	ConnectTimeout time.Duration `yaml:"connect_timeout"`
 	ReadTimeout    time.Duration `yaml:"read_timeout"`
 	RetryBudget    time.Duration `yaml:"retry_budget"`
+	// ThrottleBudget replaces RetryBudget while the API throttles: the
+	// account is busy (a fleet sharing its rate limit), nothing is broken.
+	ThrottleBudget time.Duration `yaml:"throttle_budget"`
 }
 
 // FreezeConfig tunes freezing.
@@ -113,10 +121,12 @@ func Defaults() Config {
 		QuotaPerDisk:     retention.DefaultManualSnapshotQuota,
 		Freeze:           FreezeConfig{Deadline: 10 * time.Second, Journal: "/run/ecssnap/freeze.json"},
 		Hooks:            HooksConfig{Dir: "/etc/ecssnap/hooks.d", ScriptTimeout: time.Minute, TotalTimeout: 5 * time.Minute},
+		PackageHooks:     hook.DefaultPolicy(),
 		API: APIConfig{
 			ConnectTimeout: 3 * time.Second,
 			ReadTimeout:    10 * time.Second,
 			RetryBudget:    2 * time.Minute,
+			ThrottleBudget: 10 * time.Minute,
 		},
 	}
 }
@@ -189,10 +199,19 @@ func (c Config) validate() error {
 	if c.Freeze.Deadline <= 0 || c.Freeze.Deadline > 60*time.Second {
 		return &Error{fmt.Errorf("freeze.deadline %s must be between 1s and 60s", c.Freeze.Deadline)}
 	}
+	if err := c.PackageHooks.Validate(); err != nil {
+		return &Error{oneLineErr(err)}
+	}
 	if c.GroupLimits.MaxDisks < 0 || c.GroupLimits.MaxGiB < 0 {
 		return &Error{fmt.Errorf("group_limits must not be negative")}
 	}
 	return nil
+}
+
+// oneLineErr joins a multi-error's lines: configuration errors are
+// printed on one line.
+func oneLineErr(err error) error {
+	return errors.New(oneLine(err.Error()))
 }
 
 func oneLine(s string) string {

@@ -22,7 +22,7 @@ func TestLoad(t *testing.T) {
 		}
 		return p
 	}
-	good := write("good.yaml", "api_endpoint: http://127.0.0.1:9\nwait_timeout: 5m\ngroup_limits:\n  max_disks: 128\n  max_gib: 262144\napi:\n  retry_budget: 30s\n")
+	good := write("good.yaml", "api_endpoint: http://127.0.0.1:9\nwait_timeout: 5m\ngroup_limits:\n  max_disks: 128\n  max_gib: 262144\napi:\n  retry_budget: 30s\n  throttle_budget: 3m\n")
 	empty := write("empty.yaml", "")
 	unknown := write("unknown.yaml", "api_endpiont: x\n")
 	badType := write("badtype.yaml", "wait_timeout: soon\n")
@@ -34,7 +34,7 @@ func TestLoad(t *testing.T) {
 			t.Fatal(err)
 		}
 		if cfg.APIEndpoint != "http://127.0.0.1:9" || cfg.WaitTimeout != 5*time.Minute || cfg.GroupLimits.MaxDisks != 128 ||
-			cfg.API.RetryBudget != 30*time.Second || cfg.API.ReadTimeout != 10*time.Second || cfg.Root != "/fixture" || cfg.Path != good {
+			cfg.API.RetryBudget != 30*time.Second || cfg.API.ThrottleBudget != 3*time.Minute || cfg.API.ReadTimeout != 10*time.Second || cfg.Root != "/fixture" || cfg.Path != good {
 			t.Errorf("cfg = %+v", cfg)
 		}
 	})

@@ -62,7 +62,8 @@ func (b *backend) view(e *Job) *localapi.JobView {
 func RecordView(r *store.Record) *localapi.JobView {
 	return &localapi.JobView{
 		ID: r.ID, State: r.State, Trigger: r.Request.Trigger, Reason: r.Request.Reason, Session: r.Session,
-		Created: r.Created, Updated: r.Updated, Result: r.Result, Error: r.Error,
+		Packages: r.Request.Packages,
+		Created:  r.Created, Updated: r.Updated, Result: r.Result, Error: r.Error,
 		Caller: &localapi.Caller{UID: r.Caller.UID, GID: r.Caller.GID, PID: r.Caller.PID, Cmdline: r.Caller.Cmdline},
 	}
 }

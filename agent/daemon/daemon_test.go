@@ -3,8 +3,10 @@ package daemon
 import (
 	"context"
 	"errors"
+	"github.com/ecssnap/ecssnap/pkg/store"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -240,5 +242,52 @@ func TestSIGHUPReloads(t *testing.T) {
 		Consistency: "crash", Wait: localapi.WaitCompleted})
 	if err != nil || v.Result == nil || v.Result.Outcome != "succeeded" {
 		t.Fatalf("job after a failed reload: %+v, %v", v, err)
+	}
+}
+
+// A daemon (or an in-process run) remembers the hook jobs that finished
+// inside the window before it started: a hook request joins them, adding its
+// packages to the record, instead of taking another snapshot.
+func TestJoinsJobsFinishedBeforeStart(t *testing.T) {
+	st, err := store.Open(t.TempDir(), store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	now := time.Now()
+	finished := func(id string, age time.Duration, errText, outcome string) *store.Record {
+		rec := &store.Record{ID: id, State: store.StateDone, Session: "pm-" + id, Created: now.Add(-age), Updated: now.Add(-age),
+			Request: store.RequestRecord{Trigger: "apt", Disks: plan.Selection{Kind: "all"}, Packages: []string{"install a 1"}},
+			Result:  &job.Result{Outcome: outcome}, Error: errText}
+		if err := st.Save(rec); err != nil {
+			t.Fatal(err)
+		}
+		return rec
+	}
+	finished("j-old", 20*time.Minute, "", "succeeded")
+	finished("j-ok", 4*time.Minute, "", "succeeded")
+	finished("j-failed", 2*time.Minute, "quota exceeded", "failed")
+
+	jobs := NewJobs(JobsOptions{Store: st, Now: func() time.Time { return now }, Window: 10 * time.Minute})
+	if err := jobs.Reconcile(); err != nil {
+		t.Fatal(err)
+	}
+	req := hookRequest("pm-new")
+	req.Packages = []string{"install a 1", "upgrade b 1 -> 2"}
+	e, joined, err := jobs.Submit(req, localapi.Caller{})
+	if err != nil || !joined || e.ID() != "j-ok" {
+		t.Fatalf("Submit: job %v joined %v err %v; want to join j-ok (j-failed failed, j-old is outside the window)", e.ID(), joined, err)
+	}
+	rec, err := st.Get("j-ok")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := []string{"install a 1", "upgrade b 1 -> 2"}; !slices.Equal(rec.Request.Packages, want) {
+		t.Errorf("recorded packages %q, want %q", rec.Request.Packages, want)
+	}
+
+	manual := localapi.CreateJobRequest{Trigger: "manual", Disks: plan.Selection{Kind: "all"}}
+	if _, joined, err := jobs.Submit(manual, localapi.Caller{}); err != nil || joined {
+		t.Errorf("a manual request joined a remembered job (err %v)", err)
 	}
 }

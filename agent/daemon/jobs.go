@@ -102,6 +102,7 @@ func (j *Jobs) Submit(req localapi.CreateJobRequest, caller localapi.Caller) (*J
 	if !req.Force {
 		if e := j.joinable(req); e != nil {
 			j.log.Info("request joined a job", "job", e.rec.ID, "session", req.Session, "trigger", req.Trigger, "uid", caller.UID, "pid", caller.PID)
+			j.addPackages(e, req.Packages)
 			return e, true, nil
 		}
 	}
@@ -146,6 +147,39 @@ func (j *Jobs) joinable(req localapi.CreateJobRequest) *Job {
 		}
 	}
 	return best
+}
+
+// addPackages adds a joining request's package changes to the job's
+// record, so that the record lists everything the snapshot was taken
+// before. Callers hold j.mu.
+func (j *Jobs) addPackages(e *Job, packages []string) {
+	merged := AddPackages(e.rec.Request.Packages, packages)
+	if len(merged) == len(e.rec.Request.Packages) {
+		return
+	}
+	e.rec.Request.Packages = merged
+	if err := j.save(e.rec); err != nil {
+		j.log.Warn("could not record the joining request's packages", "job", e.rec.ID, "error", err)
+	}
+}
+
+// AddPackages appends the entries of more that list does not hold yet,
+// up to localapi.MaxPackages in all.
+func AddPackages(list, more []string) []string {
+	seen := make(map[string]bool, len(list))
+	for _, p := range list {
+		seen[p] = true
+	}
+	for _, p := range more {
+		if len(list) >= localapi.MaxPackages {
+			break
+		}
+		if !seen[p] {
+			seen[p] = true
+			list = append(list, p)
+		}
+	}
+	return list
 }
 
 // save records rec; without a store (a user who may not write it) jobs run
@@ -259,10 +293,10 @@ func (j *Jobs) finish(e *Job, res *job.Result, err error, interrupted bool) {
 	if !interrupted {
 		e.rec.State = store.StateDone
 	}
-	e.failed = err != nil && res != nil && res.Outcome != "degraded" && res.Outcome != "timed-out"
 	if err != nil {
 		e.rec.Error = err.Error()
 	}
+	e.failed = FailedRecord(e.rec)
 	e.err = err
 	if serr := j.save(e.rec); serr != nil {
 		j.log.Error("could not record the job's end", "job", e.rec.ID, "error", serr)
@@ -322,6 +356,11 @@ func (j *Jobs) Subscribe(e *Job) ([]job.Event, <-chan job.Event) {
 func (j *Jobs) find(id string) *Job {
 	j.mu.Lock()
 	defer j.mu.Unlock()
+	return j.findLocked(id)
+}
+
+// findLocked is find for callers that hold j.mu.
+func (j *Jobs) findLocked(id string) *Job {
 	all := append(append(slices.Clone(j.queue), j.recent...), j.running)
 	for _, e := range all {
 		if e != nil && e.rec.ID == id {

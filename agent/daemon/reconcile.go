@@ -4,6 +4,7 @@ import (
 	"fmt"
 
 	"github.com/ecssnap/ecssnap/pkg/job"
+	"github.com/ecssnap/ecssnap/pkg/store"
 )
 
 // Reconcile queues every job a previous daemon left unfinished, oldest
@@ -18,8 +19,13 @@ func (j *Jobs) Reconcile() error {
 	if err != nil {
 		return fmt.Errorf("list unfinished jobs: %w", err)
 	}
+	finished, err := j.store.List(store.ListOptions{Limit: maxRecent, Since: j.now().Add(-j.window)})
+	if err != nil {
+		return fmt.Errorf("list recent jobs: %w", err)
+	}
 	j.mu.Lock()
 	defer j.mu.Unlock()
+	j.rememberFinished(finished)
 	for _, rec := range recs {
 		req, err := rec.Request.Job()
 		if err != nil {
@@ -35,6 +41,42 @@ func (j *Jobs) Reconcile() error {
 		j.signal()
 	}
 	return nil
+}
+
+// rememberFinished keeps the jobs that finished inside the coalescing
+// window (recs newest first) as recent ones, so that requests join them as
+// they would have in the process that ran them: a daemon started after the
+// CLI ran a hook's job in process, or the next in-process hook run.
+// Callers hold j.mu.
+func (j *Jobs) rememberFinished(recs []*store.Record) {
+	for i := len(recs) - 1; i >= 0; i-- {
+		rec := recs[i]
+		if !rec.Finished() || j.findLocked(rec.ID) != nil {
+			continue
+		}
+		req, err := rec.Request.Job()
+		if err != nil {
+			continue
+		}
+		req.JobID = rec.ID
+		e := &Job{rec: rec, req: req, created: make(chan struct{}), done: make(chan struct{}), failed: FailedRecord(rec)}
+		close(e.created)
+		close(e.done)
+		j.recent = append(j.recent, e)
+	}
+	if len(j.recent) > maxRecent {
+		j.recent = j.recent[len(j.recent)-maxRecent:]
+	}
+}
+
+// FailedRecord reports whether a finished job failed in a way that a
+// later request should not join: it tries again instead. Degraded and
+// timed-out jobs made their snapshots.
+func FailedRecord(rec *store.Record) bool {
+	if rec.Error == "" {
+		return false
+	}
+	return rec.Result == nil || (rec.Result.Outcome != "degraded" && rec.Result.Outcome != "timed-out")
 }
 
 // setEngine swaps the engine factory (after a configuration reload); the

@@ -29,6 +29,10 @@ type Request struct {
 	RetentionDays int           // per-disk snapshots only; 0 keeps them
 	Tags          []cloud.Tag   // user tags, validated
 	DryRun        bool
+	// Packages are the package changes a hook asked for the snapshot
+	// before ("upgrade openssl 3.0.11 -> 3.0.13"): recorded with the job,
+	// not used by the engine.
+	Packages []string
 }
 
 // Snapshot outcome states in a Result. Created means the create call was

@@ -37,8 +37,9 @@ type Backend interface {
 	Metrics(w io.Writer) error
 }
 
-// DefaultMaxBody caps request bodies; a job request is a few hundred bytes.
-const DefaultMaxBody = 64 << 10
+// DefaultMaxBody caps request bodies. A job request is a few hundred bytes,
+// or with a hook's package list (see MaxPackages) up to about 512 KiB.
+const DefaultMaxBody = 1 << 20
 
 // HandlerOptions configure NewHandler.
 type HandlerOptions struct {

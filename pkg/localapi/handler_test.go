@@ -125,6 +125,8 @@ func TestMalformedRequests(t *testing.T) {
 		{"negative timeout", `{"timeout":"-1s"}`, "timeout must not be negative"},
 		{"unknown level", `{"consistency":"perfect"}`, `consistency "perfect": want crash, fs or app`},
 		{"unknown required level", `{"require":"total"}`, `require: consistency "total"`},
+		{"too many packages", `{"packages":[` + strings.Repeat(`"p",`, MaxPackages) + `"p"]}`, "packages: 2001 entries, at most 2000"},
+		{"long package line", `{"packages":["` + strings.Repeat("x", MaxPackageLine+1) + `"]}`, "packages: an entry of 257 bytes, at most 256"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

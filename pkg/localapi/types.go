@@ -63,7 +63,17 @@ type CreateJobRequest struct {
 	// package-manager command). It is logged beside the peer's real command
 	// line and never used for authorization.
 	Cmdline string `json:"cmdline,omitempty"`
+	// Packages are the package changes the request is for (hooks); a
+	// request that joins a job adds its own to the job's.
+	Packages []string `json:"packages,omitempty"`
 }
+
+// Limits of a request's package list, so that one request cannot make the
+// job record unbounded; together at most half of DefaultMaxBody.
+const (
+	MaxPackages    = 2000
+	MaxPackageLine = 256
+)
 
 // Validate checks what the API layer can check without the instance.
 func (r *CreateJobRequest) Validate() error {
@@ -81,6 +91,14 @@ func (r *CreateJobRequest) Validate() error {
 	if r.RetentionDays < 0 {
 		return errors.New("retention_days must not be negative")
 	}
+	if len(r.Packages) > MaxPackages {
+		return fmt.Errorf("packages: %d entries, at most %d", len(r.Packages), MaxPackages)
+	}
+	for _, p := range r.Packages {
+		if len(p) > MaxPackageLine {
+			return fmt.Errorf("packages: an entry of %d bytes, at most %d", len(p), MaxPackageLine)
+		}
+	}
 	_, err := r.JobRequest()
 	return err
 }
@@ -95,7 +113,7 @@ func (r *CreateJobRequest) JobRequest() (job.Request, error) {
 		Reason: r.Reason, Trigger: r.Trigger, Disks: r.Disks, Mounts: r.Mounts,
 		AllowInconsistent: r.AllowInconsistent, Consistency: consistency, Require: require,
 		Wait: r.Wait == WaitCompleted || r.Complete, Timeout: time.Duration(r.Timeout), RetentionDays: r.RetentionDays,
-		Tags: r.Tags, DryRun: r.DryRun,
+		Tags: r.Tags, DryRun: r.DryRun, Packages: r.Packages,
 	}, nil
 }
 
@@ -128,17 +146,19 @@ func validSelection(s plan.Selection) error {
 
 // JobView is a job as the API shows it.
 type JobView struct {
-	ID      string      `json:"id"`
-	State   string      `json:"state"` // queued, running, created, waiting, done
-	Trigger string      `json:"trigger,omitempty"`
-	Reason  string      `json:"reason,omitempty"`
-	Session string      `json:"session,omitempty"`
-	Joined  bool        `json:"joined,omitempty"` // the request joined an existing job
-	Created time.Time   `json:"created"`
-	Updated time.Time   `json:"updated"`
-	Caller  *Caller     `json:"caller,omitempty"`
-	Result  *job.Result `json:"result,omitempty"`
-	Error   string      `json:"error,omitempty"`
+	ID      string `json:"id"`
+	State   string `json:"state"` // queued, running, created, waiting, done
+	Trigger string `json:"trigger,omitempty"`
+	Reason  string `json:"reason,omitempty"`
+	Session string `json:"session,omitempty"`
+	// Packages are the package changes the job was taken before.
+	Packages []string    `json:"packages,omitempty"`
+	Joined   bool        `json:"joined,omitempty"` // the request joined an existing job
+	Created  time.Time   `json:"created"`
+	Updated  time.Time   `json:"updated"`
+	Caller   *Caller     `json:"caller,omitempty"`
+	Result   *job.Result `json:"result,omitempty"`
+	Error    string      `json:"error,omitempty"`
 }
 
 // Health is the body of GET /v1/health.

@@ -73,6 +73,9 @@ type RequestRecord struct {
 	Tags              []cloud.Tag    `json:"tags,omitempty"`
 	DryRun            bool           `json:"dry_run,omitempty"`
 	Force             bool           `json:"force,omitempty"`
+	// Packages are the package changes of the hooks' requests that asked
+	// for (or joined) the job.
+	Packages []string `json:"packages,omitempty"`
 }
 
 // RequestFromJob records r. Force is the caller's to fill.
@@ -81,7 +84,7 @@ func RequestFromJob(r job.Request) RequestRecord {
 		Reason: r.Reason, Trigger: r.Trigger, Disks: r.Disks, Mounts: r.Mounts,
 		AllowInconsistent: r.AllowInconsistent, Consistency: levelName(r.Consistency), Require: levelName(r.Require),
 		Wait: r.Wait, TimeoutMS: r.Timeout.Milliseconds(), RetentionDays: r.RetentionDays,
-		Tags: r.Tags, DryRun: r.DryRun,
+		Tags: r.Tags, DryRun: r.DryRun, Packages: r.Packages,
 	}
 }
 
@@ -96,7 +99,7 @@ func (r RequestRecord) Job() (job.Request, error) {
 		Reason: r.Reason, Trigger: r.Trigger, Disks: r.Disks, Mounts: r.Mounts,
 		AllowInconsistent: r.AllowInconsistent, Consistency: consistency, Require: require,
 		Wait: r.Wait, Timeout: time.Duration(r.TimeoutMS) * time.Millisecond, RetentionDays: r.RetentionDays,
-		Tags: r.Tags, DryRun: r.DryRun,
+		Tags: r.Tags, DryRun: r.DryRun, Packages: r.Packages,
 	}, nil
 }
 

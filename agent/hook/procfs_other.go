@@ -1,0 +1,6 @@
+//go:build !linux
+
+package hook
+
+// procfsExpected: outside Linux a missing /proc says nothing.
+const procfsExpected = false
