@@ -83,12 +83,16 @@ func (e *APIError) Error() string {
 
 func (e *APIError) Unwrap() error { return e.Err }
 
+// CodeCreatingSnapshot refuses a snapshot of a disk whose previous one is
+// still being created (disks that allow one task at a time).
+const CodeCreatingSnapshot = "IncorrectDiskStatus.CreatingSnapshot"
+
 // Hint says what the user can do about the failure.
 func (e *APIError) Hint() string {
 	switch {
 	case e.Code == "QuotaExceed.Snapshot":
 		return "the disk holds its maximum number of manual snapshots; delete old ones (ecssnap prune) and try again"
-	case e.Code == "IncorrectDiskStatus.CreatingSnapshot":
+	case e.Code == CodeCreatingSnapshot:
 		return "a snapshot of this disk is still being created; wait for it to finish and try again"
 	case strings.HasPrefix(e.Code, "IncorrectDiskStatus"):
 		return "the disk is not in a state that allows snapshots (it must be In_use); check it in the ECS console"

@@ -95,6 +95,11 @@ func (c *child) readEvents(stdout io.Reader) {
 // continuously do not block; a dead child makes them fail with EPIPE.
 func (c *child) send(v any) error {
 	if _, err := c.stdin.Write(encodeLine(v)); err != nil {
+		// A dead child is the usual cause (EPIPE, or the pipe already
+		// closed by the reaper): say that, not the pipe's error.
+		if c.waitExit(100 * time.Millisecond) {
+			return childGone(c)
+		}
 		return fmt.Errorf("write to freeze %s: %w", c.role, err)
 	}
 	return nil
@@ -127,14 +132,23 @@ func (c *child) waitExit(limit time.Duration) bool {
 	}
 }
 
-// childGone describes a child that exited unexpectedly, with the
-// start of what it wrote to stderr (a panic, usually).
+// childGone describes a child that exited unexpectedly: how it ended
+// (killed by a signal, say) when it has been reaped, and the start of
+// what it wrote to stderr (a panic, usually).
 func childGone(c *child) error {
+	how := "exited unexpectedly"
+	select {
+	case <-c.exited:
+		if ps := c.cmd.ProcessState; ps != nil {
+			how = "ended unexpectedly (" + ps.String() + ")"
+		}
+	default:
+	}
 	msg := strings.TrimSpace(c.stderr.String())
 	if msg == "" {
-		msg = "no output"
+		return fmt.Errorf("freeze %s %s", c.role, how)
 	}
-	return fmt.Errorf("freeze %s exited unexpectedly: %s", c.role, msg)
+	return fmt.Errorf("freeze %s %s: %s", c.role, how, msg)
 }
 
 // cappedBuffer keeps the first max bytes written, in memory only: a child's

@@ -34,6 +34,10 @@ func Classify(err error) string {
 	case errors.As(err, &un):
 		return ClassUnavailable
 	}
+	var ae *cloud.APIError
+	if errors.As(err, &ae) && ae.Code == cloud.CodeCreatingSnapshot {
+		return ClassTemporary // the disk's previous snapshot is still being taken
+	}
 	switch cloud.KindOf(err) {
 	case cloud.KindThrottled, cloud.KindServer, cloud.KindTransport, cloud.KindInProgress:
 		return ClassTemporary

@@ -90,9 +90,10 @@ func (r *run) record(state string) error {
 func (r *run) create(ctx context.Context) error {
 	t := r.e.Now()
 	var (
-		wg    sync.WaitGroup
-		errMu sync.Mutex
-		errs  []error
+		wg     sync.WaitGroup
+		errMu  sync.Mutex
+		errs   []error
+		failed int // snapshots of the failed calls: a group call has several
 	)
 	for i := range r.res.Creates {
 		if r.res.Creates[i].ID != "" {
@@ -104,6 +105,7 @@ func (r *run) create(ctx context.Context) error {
 			if err := r.send(ctx, &r.res.Creates[i]); err != nil {
 				errMu.Lock()
 				errs = append(errs, err)
+				failed += len(r.res.Creates[i].DiskIDs)
 				errMu.Unlock()
 			}
 		}()
@@ -111,7 +113,7 @@ func (r *run) create(ctx context.Context) error {
 	wg.Wait()
 	r.res.Timings.CreateMS = r.since(t)
 	r.res.Timings.ToCreatedMS = r.since(r.start)
-	return joinCreateErrors(errs, len(r.res.Snapshots))
+	return joinCreateErrors(errs, failed, len(r.res.Snapshots))
 }
 
 // send issues one create call and records its outcome on the disks.

@@ -396,9 +396,10 @@ func (r *run) learnGroupMembers(ctx context.Context) error {
 	return r.cloud.TagSnapshots(ctx, found, r.tags())
 }
 
-// joinCreateErrors reports failed creates in one line that keeps the first
-// error reachable through errors.As for exit-code classification.
-func joinCreateErrors(errs []error, total int) error {
+// joinCreateErrors reports failed create calls, which left failed of the
+// job's total snapshots uncreated, in one line that keeps the first error
+// reachable through errors.As for exit-code classification.
+func joinCreateErrors(errs []error, failed, total int) error {
 	switch len(errs) {
 	case 0:
 		return nil
@@ -407,12 +408,12 @@ func joinCreateErrors(errs []error, total int) error {
 			return errs[0]
 		}
 	}
-	return &CreateError{Failed: len(errs), Total: total, Errs: errs}
+	return &CreateError{Failed: failed, Total: total, Errs: errs}
 }
 
-// CreateError is one or more failed creates in a job.
+// CreateError is one or more failed create calls in a job.
 type CreateError struct {
-	Failed, Total int
+	Failed, Total int // snapshots not created, snapshots in the job
 	Errs          []error
 }
 

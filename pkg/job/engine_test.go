@@ -249,6 +249,7 @@ func TestPermanentErrors(t *testing.T) {
 		name   string
 		mutate func(*ecsemu.Scenario)
 		kind   cloud.Kind
+		msg    string // in the error, when set
 	}{
 		{name: "quota", kind: cloud.KindQuota, mutate: func(sc *ecsemu.Scenario) {
 			sc.Quota.ManualSnapshotsPerDisk = 1
@@ -258,7 +259,9 @@ func TestPermanentErrors(t *testing.T) {
 			sc.Snapshots = append(sc.Snapshots, ecsemu.Snapshot{ID: "s-busy1", DiskID: ecsemu.DemoEfficiencyDiskID, Status: "progressing"})
 			sc.Speed.Minimum = ecsemu.Duration(time.Hour)
 		}},
-		{name: "instance never started", kind: cloud.KindInstanceState, mutate: func(sc *ecsemu.Scenario) {
+		// The group call and the per-disk call both fail: the count is of
+		// snapshots, not of calls.
+		{name: "instance never started", kind: cloud.KindInstanceState, msg: "3 of 3 snapshots not created", mutate: func(sc *ecsemu.Scenario) {
 			sc.Instance.NeverStarted = true
 		}},
 		{name: "wrong secret", kind: cloud.KindAuth, mutate: func(sc *ecsemu.Scenario) {
@@ -280,6 +283,9 @@ func TestPermanentErrors(t *testing.T) {
 			}
 			if strings.Contains(err.Error(), "\n") {
 				t.Errorf("error is not one line: %q", err)
+			}
+			if !strings.Contains(err.Error(), tt.msg) {
+				t.Errorf("error %q does not say %q", err, tt.msg)
 			}
 			if res.Outcome != "failed" && res.Outcome != "partial" {
 				t.Errorf("outcome = %s", res.Outcome)

@@ -132,7 +132,7 @@ func (r *run) preflight(ctx context.Context, p *plan.Plan) error {
 		if !ok || p.Method(s.DiskID) == "" || plan.Blocker(d, "", plan.MethodGroup) == "" {
 			continue // not ours, or an ESSD-family disk, which runs several tasks
 		}
-		return &cloud.APIError{Action: "CreateSnapshot", Resource: s.DiskID, Code: "IncorrectDiskStatus.CreatingSnapshot",
+		return &cloud.APIError{Action: "CreateSnapshot", Resource: s.DiskID, Code: cloud.CodeCreatingSnapshot,
 			Kind: cloud.KindDiskState, Message: "snapshot " + s.ID + " is still being created"}
 	}
 	return nil
