@@ -83,6 +83,7 @@ type APIConfig struct {
 	RetryBudget    time.Duration `yaml:"retry_budget"`
 	// ThrottleBudget replaces RetryBudget while the API throttles: the
 	// account is busy (a fleet sharing its rate limit), nothing is broken.
+	// Zero means five times RetryBudget (10 minutes by default).
 	ThrottleBudget time.Duration `yaml:"throttle_budget"`
 }
 
@@ -126,7 +127,6 @@ func Defaults() Config {
 			ConnectTimeout: 3 * time.Second,
 			ReadTimeout:    10 * time.Second,
 			RetryBudget:    2 * time.Minute,
-			ThrottleBudget: 10 * time.Minute,
 		},
 	}
 }
