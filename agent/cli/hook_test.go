@@ -156,7 +156,7 @@ func TestHookAptEndToEnd(t *testing.T) {
 
 	// dpkg runs again in the same apt session: the hook joins.
 	code, _, stderr = h.runStdin(input, "ecssnap", "hook", "apt")
-	if code != 0 || !strings.Contains(stderr, "already taken in this session") {
+	if code != 0 || !strings.Contains(stderr, "already taken, joined") {
 		t.Fatalf("second hook call: exit %d: %s", code, stderr)
 	}
 	if got := createCalls(h.env); got != creates {
@@ -288,7 +288,7 @@ func TestHookThroughDaemon(t *testing.T) {
 		t.Fatal(err)
 	}
 	code, _, stderr = h.runStdin(removal, "ecssnap", "hook", "apt")
-	if code != 0 || !strings.Contains(stderr, "already taken in this session") {
+	if code != 0 || !strings.Contains(stderr, "already taken, joined") {
 		t.Fatalf("second call: exit %d: %s", code, stderr)
 	}
 	if got := createCalls(h.env); got != creates || creates == 0 {

@@ -205,7 +205,7 @@ func TestPolicy(t *testing.T) {
 			line: "^ecssnap: stopped apt"},
 		{name: "unreachable fails open even when closed", procs: chainAptSh, mode: map[string]string{"apt": FailClosed}, err: unreachable, code: ExitGoOn, calls: 1,
 			line: "^WARNING: ecssnap: NO SNAPSHOT before .*: neither the ecssnap daemon nor the cloud could be reached \\(metadata service unreachable\\); apt goes on WITHOUT a snapshot$"},
-		{name: "joined", procs: chainAptSh, joined: true, code: ExitGoOn, calls: 1, line: "already taken in this session \\(job j-1, 1 snapshot\\(s\\) created\\)"},
+		{name: "joined", procs: chainAptSh, joined: true, code: ExitGoOn, calls: 1, line: "already taken, joined \\(job j-1, 1 snapshot\\(s\\) created\\)"},
 		{name: "skip", procs: chainAptSh, env: map[string]string{"ECSSNAP_SKIP": "1"}, err: quota, code: ExitGoOn, calls: 0,
 			line: "^ecssnap: ECSSNAP_SKIP=1: no snapshot before apt-get install"},
 		{name: "container skipped", procs: chainAptSh, env: map[string]string{"container": "docker"}, err: quota, code: ExitGoOn, calls: 0,

@@ -110,7 +110,7 @@ func (h *hook) verdict(ctx context.Context, c call, o outcome, canStop bool) int
 	class := errorClass(res, o.err)
 	switch {
 	case failure == "" && o.joined:
-		h.say("ecssnap: snapshot before %s: already taken in this session (%s)", what, done(res))
+		h.say("ecssnap: snapshot before %s: already taken, joined (%s)", what, done(res))
 		return ExitGoOn
 	case failure == "":
 		h.say("ecssnap: snapshot before %s: %s", what, done(res))
