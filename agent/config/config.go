@@ -205,6 +205,19 @@ func (c Config) validate() error {
 	if c.GroupLimits.MaxDisks < 0 || c.GroupLimits.MaxGiB < 0 {
 		return &Error{fmt.Errorf("group_limits must not be negative")}
 	}
+	for _, d := range []struct {
+		key string
+		v   time.Duration
+	}{
+		{"wait_timeout", c.WaitTimeout}, {"coalesce_window", c.CoalesceWindow},
+		{"api.connect_timeout", c.API.ConnectTimeout}, {"api.read_timeout", c.API.ReadTimeout},
+		{"api.retry_budget", c.API.RetryBudget}, {"api.throttle_budget", c.API.ThrottleBudget},
+		{"hooks.script_timeout", c.Hooks.ScriptTimeout}, {"hooks.total_timeout", c.Hooks.TotalTimeout},
+	} {
+		if d.v < 0 {
+			return &Error{fmt.Errorf("%s %s must not be negative", d.key, d.v)}
+		}
+	}
 	return nil
 }
 

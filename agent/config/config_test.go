@@ -27,6 +27,7 @@ func TestLoad(t *testing.T) {
 	unknown := write("unknown.yaml", "api_endpiont: x\n")
 	badType := write("badtype.yaml", "wait_timeout: soon\n")
 	badURL := write("badurl.yaml", "metadata_endpoint: 100.100.100.200\n")
+	negative := write("negative.yaml", "api:\n  throttle_budget: -1m\n")
 
 	t.Run("file and env", func(t *testing.T) {
 		cfg, err := Load(envOf(map[string]string{"ECSSNAP_CONFIG": good, "ECSSNAP_ROOT": "/fixture"}))
@@ -54,6 +55,7 @@ func TestLoad(t *testing.T) {
 		"unknown key":         {unknown, "api_endpiont"},
 		"bad duration":        {badType, "soon"},
 		"bad metadata URL":    {badURL, "must be an http:// or https:// URL"},
+		"negative duration":   {negative, "api.throttle_budget -1m0s must not be negative"},
 		"explicit but absent": {filepath.Join(dir, "absent.yaml"), "absent.yaml"},
 	} {
 		t.Run(name, func(t *testing.T) {
