@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
-	"log/slog"
 	"os"
 	"strings"
 	"time"
@@ -112,26 +111,14 @@ func (a *app) inProcess(ctx context.Context, creq localapi.CreateJobRequest, out
 	if st != nil {
 		defer st.Close()
 	}
-	if rec := sessionJob(st, creq, a.logger); rec != nil {
-		if joined != nil {
-			*joined = true
-		}
-		if merged := daemon.AddPackages(rec.Request.Packages, creq.Packages); len(merged) > len(rec.Request.Packages) {
-			rec.Request.Packages = merged
-			if err := st.Save(rec); err != nil {
-				a.logger.Warn("could not record the joining request's packages", "job", rec.ID, "error", err)
-			}
-		}
-		return rec.Result, nil
-	}
 	jobs := daemon.NewJobs(daemon.JobsOptions{Engine: a.engine, Store: st, Logger: a.logger, Now: a.env.Now, Window: a.cfg.CoalesceWindow})
 	if err := jobs.Reconcile(); err != nil {
 		a.logger.Warn("could not reconcile unfinished jobs", "error", err)
 	}
 	self := localapi.Caller{UID: os.Getuid(), GID: os.Getgid(), PID: os.Getpid(), Cmdline: strings.Join(os.Args, " ")}
 	// Without a session there is nothing to coalesce with in one process;
-	// with one, an unfinished job of the session (reconciled above) is
-	// joined as the daemon would.
+	// with one, a job of the session or a recent hook job (reconciled and
+	// remembered above) is joined as the daemon would.
 	creq.Force = creq.Force || creq.Session == ""
 	j, wasJoined, err := jobs.Submit(creq, self)
 	if err != nil {
@@ -154,35 +141,6 @@ func (a *app) inProcess(ctx context.Context, creq localapi.CreateJobRequest, out
 	jobs.Drain(ctx)
 	<-followed
 	return j.Result()
-}
-
-// sessionScan bounds how many recent records sessionJob reads.
-const sessionScan = 64
-
-// sessionJob finds a finished job of the request's session that created
-// its snapshots: the in-process path's memory of what the daemon would
-// have coalesced (unattended-upgrades runs dpkg, and so the hook, many
-// times in one session, and the daemon may be stopped).
-func sessionJob(st *store.Store, creq localapi.CreateJobRequest, logger *slog.Logger) *store.Record {
-	if st == nil || creq.Force || creq.Session == "" {
-		return nil
-	}
-	recs, err := st.List(store.ListOptions{Limit: sessionScan})
-	if err != nil {
-		logger.Warn("could not read the job history for this session's job", "error", err)
-		return nil
-	}
-	for _, rec := range recs {
-		if rec.Session != creq.Session || rec.Request.DryRun != creq.DryRun || !rec.Finished() || rec.Result == nil {
-			continue
-		}
-		if daemon.FailedRecord(rec) {
-			continue // a failed job is not joined: the next request tries again
-		}
-		logger.Info("joined a job already taken in this session", "job", rec.ID, "session", rec.Session)
-		return rec
-	}
-	return nil
 }
 
 // openStore opens the job store, waiting for another in-process job to

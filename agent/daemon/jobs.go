@@ -153,7 +153,7 @@ func (j *Jobs) joinable(req localapi.CreateJobRequest) *Job {
 // record, so that the record lists everything the snapshot was taken
 // before. Callers hold j.mu.
 func (j *Jobs) addPackages(e *Job, packages []string) {
-	merged := AddPackages(e.rec.Request.Packages, packages)
+	merged := addPackageLines(e.rec.Request.Packages, packages)
 	if len(merged) == len(e.rec.Request.Packages) {
 		return
 	}
@@ -163,9 +163,9 @@ func (j *Jobs) addPackages(e *Job, packages []string) {
 	}
 }
 
-// AddPackages appends the entries of more that list does not hold yet,
+// addPackageLines appends the entries of more that list does not hold yet,
 // up to localapi.MaxPackages in all.
-func AddPackages(list, more []string) []string {
+func addPackageLines(list, more []string) []string {
 	seen := make(map[string]bool, len(list))
 	for _, p := range list {
 		seen[p] = true
@@ -296,7 +296,7 @@ func (j *Jobs) finish(e *Job, res *job.Result, err error, interrupted bool) {
 	if err != nil {
 		e.rec.Error = err.Error()
 	}
-	e.failed = FailedRecord(e.rec)
+	e.failed = failedRecord(e.rec)
 	e.err = err
 	if serr := j.save(e.rec); serr != nil {
 		j.log.Error("could not record the job's end", "job", e.rec.ID, "error", serr)

@@ -19,7 +19,7 @@ func (j *Jobs) Reconcile() error {
 	if err != nil {
 		return fmt.Errorf("list unfinished jobs: %w", err)
 	}
-	finished, err := j.store.List(store.ListOptions{Limit: maxRecent, Since: j.now().Add(-j.window)})
+	finished, err := j.store.List(store.ListOptions{Limit: maxRecent})
 	if err != nil {
 		return fmt.Errorf("list recent jobs: %w", err)
 	}
@@ -43,11 +43,12 @@ func (j *Jobs) Reconcile() error {
 	return nil
 }
 
-// rememberFinished keeps the jobs that finished inside the coalescing
-// window (recs newest first) as recent ones, so that requests join them as
-// they would have in the process that ran them: a daemon started after the
-// CLI ran a hook's job in process, or the next in-process hook run.
-// Callers hold j.mu.
+// rememberFinished keeps the last finished jobs (recs newest first) as
+// recent ones, so that requests join them as they would have in the
+// process that ran them (joinable applies the session and the window): a
+// daemon started after the CLI ran a hook's job in process, or the next
+// in-process hook run, such as unattended-upgrades' next dpkg run without
+// the daemon. Callers hold j.mu.
 func (j *Jobs) rememberFinished(recs []*store.Record) {
 	for i := len(recs) - 1; i >= 0; i-- {
 		rec := recs[i]
@@ -59,7 +60,7 @@ func (j *Jobs) rememberFinished(recs []*store.Record) {
 			continue
 		}
 		req.JobID = rec.ID
-		e := &Job{rec: rec, req: req, created: make(chan struct{}), done: make(chan struct{}), failed: FailedRecord(rec)}
+		e := &Job{rec: rec, req: req, created: make(chan struct{}), done: make(chan struct{}), failed: failedRecord(rec)}
 		close(e.created)
 		close(e.done)
 		j.recent = append(j.recent, e)
@@ -69,10 +70,10 @@ func (j *Jobs) rememberFinished(recs []*store.Record) {
 	}
 }
 
-// FailedRecord reports whether a finished job failed in a way that a
+// failedRecord reports whether a finished job failed in a way that a
 // later request should not join: it tries again instead. Degraded and
 // timed-out jobs made their snapshots.
-func FailedRecord(rec *store.Record) bool {
+func failedRecord(rec *store.Record) bool {
 	if rec.Error == "" {
 		return false
 	}

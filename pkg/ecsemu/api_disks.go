@@ -37,11 +37,8 @@ func sortedKeys(m map[string]string) []string {
 
 type (
 	disksResponse struct {
-		TotalCount int        `json:"TotalCount"`
-		PageNumber int        `json:"PageNumber,omitempty"`
-		PageSize   int        `json:"PageSize,omitempty"`
-		NextToken  string     `json:"NextToken"`
-		Disks      disksOuter `json:"Disks"`
+		pageInfo            // TotalCount, PageNumber, PageSize, NextToken
+		Disks    disksOuter `json:"Disks"`
 	}
 	disksOuter struct {
 		Disk []diskJSON `json:"Disk"`
@@ -129,7 +126,7 @@ func (e *Emulator) describeDisks(c *callCtx) (any, *apiError) {
 		list = append(list, d)
 	}
 	page, info := paginate(list, func(d *diskState) int64 { return d.seq }, false, pg)
-	resp := disksResponse{TotalCount: info.TotalCount, PageNumber: info.PageNumber, PageSize: info.PageSize, NextToken: info.NextToken}
+	resp := disksResponse{pageInfo: info}
 	resp.Disks.Disk = []diskJSON{}
 	for _, d := range page {
 		resp.Disks.Disk = append(resp.Disks.Disk, e.diskJSON(d))

@@ -9,11 +9,8 @@ import (
 // knows; names and JSON types as the real API).
 type (
 	instancesResponse struct {
-		TotalCount int            `json:"TotalCount"`
-		PageNumber int            `json:"PageNumber,omitempty"`
-		PageSize   int            `json:"PageSize,omitempty"`
-		NextToken  string         `json:"NextToken"`
-		Instances  instancesOuter `json:"Instances"`
+		pageInfo                 // TotalCount, PageNumber, PageSize, NextToken
+		Instances instancesOuter `json:"Instances"`
 	}
 	instancesOuter struct {
 		Instance []instanceJSON `json:"Instance"`
@@ -83,7 +80,7 @@ func (e *Emulator) describeInstances(c *callCtx) (any, *apiError) {
 		}
 	}
 	page, info := paginate(list, func(in *instanceState) int64 { return in.seq }, false, pg)
-	resp := instancesResponse{TotalCount: info.TotalCount, PageNumber: info.PageNumber, PageSize: info.PageSize, NextToken: info.NextToken}
+	resp := instancesResponse{pageInfo: info}
 	resp.Instances.Instance = []instanceJSON{}
 	for _, in := range page {
 		resp.Instances.Instance = append(resp.Instances.Instance, e.instanceJSON(in))

@@ -15,11 +15,8 @@ type (
 		SnapshotID string `json:"SnapshotId"`
 	}
 	snapshotsResponse struct {
-		TotalCount int            `json:"TotalCount"`
-		PageNumber int            `json:"PageNumber,omitempty"`
-		PageSize   int            `json:"PageSize,omitempty"`
-		NextToken  string         `json:"NextToken"`
-		Snapshots  snapshotsOuter `json:"Snapshots"`
+		pageInfo                 // TotalCount, PageNumber, PageSize, NextToken
+		Snapshots snapshotsOuter `json:"Snapshots"`
 	}
 	snapshotsOuter struct {
 		Snapshot []snapshotJSON `json:"Snapshot"`
@@ -188,7 +185,7 @@ func (e *Emulator) describeSnapshots(c *callCtx) (any, *apiError) {
 		list = append(list, s)
 	}
 	page, info := paginate(list, func(s *snapshotState) int64 { return s.seq }, true, pg)
-	resp := snapshotsResponse{TotalCount: info.TotalCount, PageNumber: info.PageNumber, PageSize: info.PageSize, NextToken: info.NextToken}
+	resp := snapshotsResponse{pageInfo: info}
 	resp.Snapshots.Snapshot = []snapshotJSON{}
 	for _, s := range page {
 		resp.Snapshots.Snapshot = append(resp.Snapshots.Snapshot, e.snapshotJSON(s, c.now))

@@ -78,10 +78,10 @@ func parsePager(p params, st pageStyle) (pager, *apiError) {
 
 // pageInfo is what a paged response reports besides the items.
 type pageInfo struct {
-	NextToken  string
-	TotalCount int
-	PageNumber int
-	PageSize   int
+	TotalCount int    `json:"TotalCount"`
+	PageNumber int    `json:"PageNumber,omitempty"`
+	PageSize   int    `json:"PageSize,omitempty"`
+	NextToken  string `json:"NextToken"`
 }
 
 // paginate returns one page of items, which are in listing order with
