@@ -309,12 +309,14 @@ func (j *Jobs) finish(e *Job, res *job.Result, err error, interrupted bool) {
 	subs := e.subs
 	e.subs = nil
 	j.mu.Unlock()
+	// Count the job before anyone learns it ended, so a caller that reads
+	// the metrics after its event stream closes sees this job in them.
+	j.metrics.observe(res)
 	for _, s := range subs {
 		close(s)
 	}
 	closeOnce(e.created)
 	close(e.done)
-	j.metrics.observe(res)
 	outcome := ""
 	if res != nil {
 		outcome = res.Outcome
