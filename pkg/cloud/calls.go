@@ -16,25 +16,18 @@ const (
 	disksPageSize     = 100
 	snapshotsPerCall  = 100
 	groupsPerCall     = 10
+	groupsPageSize    = 100
 	snapshotsPageSize = 100
 )
 
 // DescribeInstance returns the instance's status and operation locks.
 func (c *Client) DescribeInstance(ctx context.Context, instanceID string) (Instance, error) {
-	var resp *ecs.DescribeInstancesResponse
-	err := c.call(ctx, rpc{
-		action: "DescribeInstances", resource: instanceID,
-		request: func() requests.AcsRequest {
-			req := ecs.CreateDescribeInstancesRequest()
-			req.RegionId = c.cfg.Region
-			req.InstanceIds = jsonList([]string{instanceID})
-			return req
-		},
-		send: func(cl *ecs.Client, req requests.AcsRequest) (err error) {
-			resp, err = cl.DescribeInstances(req.(*ecs.DescribeInstancesRequest))
-			return err
-		},
-	})
+	resp, err := invoke(ctx, c, "DescribeInstances", instanceID, func() *ecs.DescribeInstancesRequest {
+		req := ecs.CreateDescribeInstancesRequest()
+		req.RegionId = c.cfg.Region
+		req.InstanceIds = jsonList([]string{instanceID})
+		return req
+	}, (*ecs.Client).DescribeInstances)
 	if err != nil {
 		return Instance{}, err
 	}
@@ -54,22 +47,14 @@ func (c *Client) DescribeInstance(ctx context.Context, instanceID string) (Insta
 func (c *Client) DescribeDisks(ctx context.Context, instanceID string) ([]Disk, error) {
 	var out []Disk
 	err := eachPage(func(token string) (string, error) {
-		var resp *ecs.DescribeDisksResponse
-		err := c.call(ctx, rpc{
-			action: "DescribeDisks", resource: instanceID,
-			request: func() requests.AcsRequest {
-				req := ecs.CreateDescribeDisksRequest()
-				req.RegionId = c.cfg.Region
-				req.InstanceId = instanceID
-				req.MaxResults = requests.NewInteger(disksPageSize)
-				req.NextToken = token
-				return req
-			},
-			send: func(cl *ecs.Client, req requests.AcsRequest) (err error) {
-				resp, err = cl.DescribeDisks(req.(*ecs.DescribeDisksRequest))
-				return err
-			},
-		})
+		resp, err := invoke(ctx, c, "DescribeDisks", instanceID, func() *ecs.DescribeDisksRequest {
+			req := ecs.CreateDescribeDisksRequest()
+			req.RegionId = c.cfg.Region
+			req.InstanceId = instanceID
+			req.MaxResults = requests.NewInteger(disksPageSize)
+			req.NextToken = token
+			return req
+		}, (*ecs.Client).DescribeDisks)
 		if err != nil {
 			return "", err
 		}
@@ -111,31 +96,23 @@ func (c *Client) CreateSnapshot(ctx context.Context, in CreateSnapshotInput) (st
 	if in.ClientToken == "" {
 		return "", fmt.Errorf("CreateSnapshot %s: a ClientToken is required", in.DiskID)
 	}
-	var resp *ecs.CreateSnapshotResponse
-	err := c.call(ctx, rpc{
-		action: "CreateSnapshot", resource: in.DiskID,
-		request: func() requests.AcsRequest {
-			req := ecs.CreateCreateSnapshotRequest()
-			req.RegionId = c.cfg.Region
-			req.DiskId = in.DiskID
-			req.SnapshotName = in.Name
-			req.Description = in.Description
-			req.ClientToken = in.ClientToken
-			if in.RetentionDays > 0 {
-				req.RetentionDays = requests.NewInteger(in.RetentionDays)
-			}
-			tags := make([]ecs.CreateSnapshotTag, len(in.Tags))
-			for i, t := range in.Tags {
-				tags[i] = ecs.CreateSnapshotTag{Key: t.Key, Value: t.Value}
-			}
-			req.Tag = &tags
-			return req
-		},
-		send: func(cl *ecs.Client, req requests.AcsRequest) (err error) {
-			resp, err = cl.CreateSnapshot(req.(*ecs.CreateSnapshotRequest))
-			return err
-		},
-	})
+	resp, err := invoke(ctx, c, "CreateSnapshot", in.DiskID, func() *ecs.CreateSnapshotRequest {
+		req := ecs.CreateCreateSnapshotRequest()
+		req.RegionId = c.cfg.Region
+		req.DiskId = in.DiskID
+		req.SnapshotName = in.Name
+		req.Description = in.Description
+		req.ClientToken = in.ClientToken
+		if in.RetentionDays > 0 {
+			req.RetentionDays = requests.NewInteger(in.RetentionDays)
+		}
+		tags := make([]ecs.CreateSnapshotTag, len(in.Tags))
+		for i, t := range in.Tags {
+			tags[i] = ecs.CreateSnapshotTag{Key: t.Key, Value: t.Value}
+		}
+		req.Tag = &tags
+		return req
+	}, (*ecs.Client).CreateSnapshot)
 	if err != nil {
 		return "", err
 	}
@@ -158,30 +135,22 @@ func (c *Client) CreateSnapshotGroup(ctx context.Context, in CreateGroupInput) (
 	if in.ClientToken == "" {
 		return "", fmt.Errorf("CreateSnapshotGroup: a ClientToken is required")
 	}
-	var resp *ecs.CreateSnapshotGroupResponse
-	err := c.call(ctx, rpc{
-		action: "CreateSnapshotGroup", resource: in.InstanceID,
-		request: func() requests.AcsRequest {
-			req := ecs.CreateCreateSnapshotGroupRequest()
-			req.RegionId = c.cfg.Region
-			req.InstanceId = in.InstanceID
-			disks := append([]string(nil), in.DiskIDs...)
-			req.DiskId = &disks
-			req.Name = in.Name
-			req.Description = in.Description
-			req.ClientToken = in.ClientToken
-			tags := make([]ecs.CreateSnapshotGroupTag, len(in.Tags))
-			for i, t := range in.Tags {
-				tags[i] = ecs.CreateSnapshotGroupTag{Key: t.Key, Value: t.Value}
-			}
-			req.Tag = &tags
-			return req
-		},
-		send: func(cl *ecs.Client, req requests.AcsRequest) (err error) {
-			resp, err = cl.CreateSnapshotGroup(req.(*ecs.CreateSnapshotGroupRequest))
-			return err
-		},
-	})
+	resp, err := invoke(ctx, c, "CreateSnapshotGroup", in.InstanceID, func() *ecs.CreateSnapshotGroupRequest {
+		req := ecs.CreateCreateSnapshotGroupRequest()
+		req.RegionId = c.cfg.Region
+		req.InstanceId = in.InstanceID
+		disks := append([]string(nil), in.DiskIDs...)
+		req.DiskId = &disks
+		req.Name = in.Name
+		req.Description = in.Description
+		req.ClientToken = in.ClientToken
+		tags := make([]ecs.CreateSnapshotGroupTag, len(in.Tags))
+		for i, t := range in.Tags {
+			tags[i] = ecs.CreateSnapshotGroupTag{Key: t.Key, Value: t.Value}
+		}
+		req.Tag = &tags
+		return req
+	}, (*ecs.Client).CreateSnapshotGroup)
 	if err != nil {
 		return "", err
 	}
@@ -217,22 +186,14 @@ func (c *Client) ListSnapshotsByTag(ctx context.Context, instanceID string, tag 
 func (c *Client) listSnapshots(ctx context.Context, filter func(*ecs.DescribeSnapshotsRequest)) ([]Snapshot, error) {
 	var out []Snapshot
 	err := eachPage(func(token string) (string, error) {
-		var resp *ecs.DescribeSnapshotsResponse
-		err := c.call(ctx, rpc{
-			action: "DescribeSnapshots",
-			request: func() requests.AcsRequest {
-				req := ecs.CreateDescribeSnapshotsRequest()
-				req.RegionId = c.cfg.Region
-				req.MaxResults = requests.NewInteger(snapshotsPageSize)
-				req.NextToken = token
-				filter(req)
-				return req
-			},
-			send: func(cl *ecs.Client, req requests.AcsRequest) (err error) {
-				resp, err = cl.DescribeSnapshots(req.(*ecs.DescribeSnapshotsRequest))
-				return err
-			},
-		})
+		resp, err := invoke(ctx, c, "DescribeSnapshots", "", func() *ecs.DescribeSnapshotsRequest {
+			req := ecs.CreateDescribeSnapshotsRequest()
+			req.RegionId = c.cfg.Region
+			req.MaxResults = requests.NewInteger(snapshotsPageSize)
+			req.NextToken = token
+			filter(req)
+			return req
+		}, (*ecs.Client).DescribeSnapshots)
 		if err != nil {
 			return "", err
 		}
@@ -250,30 +211,48 @@ func (c *Client) DescribeSnapshotGroups(ctx context.Context, instanceID string, 
 	var out []SnapshotGroup
 	for start := 0; start < len(ids); start += groupsPerCall {
 		batch := append([]string(nil), ids[start:min(start+groupsPerCall, len(ids))]...)
-		var resp *ecs.DescribeSnapshotGroupsResponse
-		err := c.call(ctx, rpc{
-			action: "DescribeSnapshotGroups", resource: instanceID,
-			request: func() requests.AcsRequest {
-				req := ecs.CreateDescribeSnapshotGroupsRequest()
-				req.RegionId = c.cfg.Region
-				req.InstanceId = instanceID
-				req.SnapshotGroupId = &batch
-				req.MaxResults = requests.NewInteger(groupsPerCall)
-				return req
-			},
-			send: func(cl *ecs.Client, req requests.AcsRequest) (err error) {
-				resp, err = cl.DescribeSnapshotGroups(req.(*ecs.DescribeSnapshotGroupsRequest))
-				return err
-			},
+		got, err := c.listGroups(ctx, instanceID, func(req *ecs.DescribeSnapshotGroupsRequest) {
+			req.SnapshotGroupId = &batch
 		})
 		if err != nil {
 			return nil, err
 		}
+		out = append(out, got...)
+	}
+	return out, nil
+}
+
+// ListSnapshotGroupsByTag returns the instance's snapshot-consistent groups
+// that carry the tag, following NextToken to the end.
+func (c *Client) ListSnapshotGroupsByTag(ctx context.Context, instanceID string, tag Tag) ([]SnapshotGroup, error) {
+	return c.listGroups(ctx, instanceID, func(req *ecs.DescribeSnapshotGroupsRequest) {
+		req.Tag = &[]ecs.DescribeSnapshotGroupsTag{{Key: tag.Key, Value: tag.Value}}
+	})
+}
+
+// listGroups pages through the instance's groups that pass filter. A page
+// holds more groups than one call may name, so a call by IDs is one page.
+func (c *Client) listGroups(ctx context.Context, instanceID string, filter func(*ecs.DescribeSnapshotGroupsRequest)) ([]SnapshotGroup, error) {
+	var out []SnapshotGroup
+	err := eachPage(func(token string) (string, error) {
+		resp, err := invoke(ctx, c, "DescribeSnapshotGroups", instanceID, func() *ecs.DescribeSnapshotGroupsRequest {
+			req := ecs.CreateDescribeSnapshotGroupsRequest()
+			req.RegionId = c.cfg.Region
+			req.InstanceId = instanceID
+			req.MaxResults = requests.NewInteger(groupsPageSize)
+			req.NextToken = token
+			filter(req)
+			return req
+		}, (*ecs.Client).DescribeSnapshotGroups)
+		if err != nil {
+			return "", err
+		}
 		for _, g := range resp.SnapshotGroups.SnapshotGroup {
 			out = append(out, fromSDKGroup(g))
 		}
-	}
-	return out, nil
+		return resp.NextToken, nil
+	})
+	return out, err
 }
 
 // jsonList renders IDs the way the API wants list filters: a JSON array in a string.
@@ -289,25 +268,18 @@ const tagsPerCall = 50
 func (c *Client) TagSnapshots(ctx context.Context, ids []string, tags []Tag) error {
 	for start := 0; start < len(ids); start += tagsPerCall {
 		batch := append([]string(nil), ids[start:min(start+tagsPerCall, len(ids))]...)
-		err := c.call(ctx, rpc{
-			action: "TagResources", resource: batch[0],
-			request: func() requests.AcsRequest {
-				req := ecs.CreateTagResourcesRequest()
-				req.RegionId = c.cfg.Region
-				req.ResourceType = "snapshot"
-				req.ResourceId = &batch
-				t := make([]ecs.TagResourcesTag, len(tags))
-				for i, tag := range tags {
-					t[i] = ecs.TagResourcesTag{Key: tag.Key, Value: tag.Value}
-				}
-				req.Tag = &t
-				return req
-			},
-			send: func(cl *ecs.Client, req requests.AcsRequest) error {
-				_, err := cl.TagResources(req.(*ecs.TagResourcesRequest))
-				return err
-			},
-		})
+		_, err := invoke(ctx, c, "TagResources", batch[0], func() *ecs.TagResourcesRequest {
+			req := ecs.CreateTagResourcesRequest()
+			req.RegionId = c.cfg.Region
+			req.ResourceType = "snapshot"
+			req.ResourceId = &batch
+			t := make([]ecs.TagResourcesTag, len(tags))
+			for i, tag := range tags {
+				t[i] = ecs.TagResourcesTag{Key: tag.Key, Value: tag.Value}
+			}
+			req.Tag = &t
+			return req
+		}, (*ecs.Client).TagResources)
 		if err != nil {
 			return err
 		}

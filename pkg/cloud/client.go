@@ -250,13 +250,31 @@ func (t *ctxTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	return t.base.RoundTrip(req)
 }
 
-// rpc is one typed SDK request and the call that sends it.
+// rpc is one SDK request and the call that sends it, with the types erased
+// so that one retry loop serves every action.
 type rpc struct {
 	action   string
 	resource string
-	// prepare fills the endpoint into a freshly built request.
+	// request builds a fresh request; attempt fills in the endpoint.
 	request func() requests.AcsRequest
 	send    func(*ecs.Client, requests.AcsRequest) error
+}
+
+// invoke runs one ECS action under the retry policy and returns its answer.
+// build makes the request anew for every attempt; send is the SDK's method
+// for the action, e.g. (*ecs.Client).DescribeDisks.
+func invoke[Req requests.AcsRequest, Resp any](ctx context.Context, c *Client, action, resource string,
+	build func() Req, send func(*ecs.Client, Req) (Resp, error)) (Resp, error) {
+	var resp Resp
+	err := c.call(ctx, rpc{
+		action: action, resource: resource,
+		request: func() requests.AcsRequest { return build() },
+		send: func(cl *ecs.Client, req requests.AcsRequest) (err error) {
+			resp, err = send(cl, req.(Req))
+			return err
+		},
+	})
+	return resp, err
 }
 
 // call runs r under the retry policy. Every attempt builds a new request (a

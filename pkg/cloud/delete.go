@@ -10,10 +10,6 @@ import (
 	"github.com/aliyun/alibaba-cloud-sdk-go/services/ecs"
 )
 
-// groupsPageSize is the MaxResults of DescribeSnapshotGroups when listing
-// (1..100).
-const groupsPageSize = 100
-
 // Error codes of the delete calls (REFERENCE section 3).
 const (
 	CodeSnapshotNotFound      = "InvalidSnapshotId.NotFound"
@@ -33,22 +29,15 @@ const snapshotTypeUser = "user"
 // created from (those disks can then no longer be re-initialized); nothing
 // overrides SnapshotCreatedImage.
 func (c *Client) DeleteSnapshot(ctx context.Context, id string, force bool) error {
-	err := c.call(ctx, rpc{
-		action: "DeleteSnapshot", resource: id,
-		request: func() requests.AcsRequest {
-			req := ecs.CreateDeleteSnapshotRequest()
-			req.RegionId = c.cfg.Region
-			req.SnapshotId = id
-			if force {
-				req.Force = requests.NewBoolean(true)
-			}
-			return req
-		},
-		send: func(cl *ecs.Client, req requests.AcsRequest) error {
-			_, err := cl.DeleteSnapshot(req.(*ecs.DeleteSnapshotRequest))
-			return err
-		},
-	})
+	_, err := invoke(ctx, c, "DeleteSnapshot", id, func() *ecs.DeleteSnapshotRequest {
+		req := ecs.CreateDeleteSnapshotRequest()
+		req.RegionId = c.cfg.Region
+		req.SnapshotId = id
+		if force {
+			req.Force = requests.NewBoolean(true)
+		}
+		return req
+	}, (*ecs.Client).DeleteSnapshot)
 	if hasCode(err, CodeSnapshotNotFound) {
 		return nil
 	}
@@ -60,20 +49,12 @@ func (c *Client) DeleteSnapshot(ctx context.Context, id string, force bool) erro
 // deleted. The API keeps a member that a custom image was created from while
 // the group itself goes; that is reported as a *MembersKeptError.
 func (c *Client) DeleteSnapshotGroup(ctx context.Context, id string) error {
-	var resp *ecs.DeleteSnapshotGroupResponse
-	err := c.call(ctx, rpc{
-		action: "DeleteSnapshotGroup", resource: id,
-		request: func() requests.AcsRequest {
-			req := ecs.CreateDeleteSnapshotGroupRequest()
-			req.RegionId = c.cfg.Region
-			req.SnapshotGroupId = id
-			return req
-		},
-		send: func(cl *ecs.Client, req requests.AcsRequest) (err error) {
-			resp, err = cl.DeleteSnapshotGroup(req.(*ecs.DeleteSnapshotGroupRequest))
-			return err
-		},
-	})
+	resp, err := invoke(ctx, c, "DeleteSnapshotGroup", id, func() *ecs.DeleteSnapshotGroupRequest {
+		req := ecs.CreateDeleteSnapshotGroupRequest()
+		req.RegionId = c.cfg.Region
+		req.SnapshotGroupId = id
+		return req
+	}, (*ecs.Client).DeleteSnapshotGroup)
 	if hasCode(err, CodeSnapshotGroupNotFound) {
 		return nil
 	}
@@ -122,39 +103,6 @@ func (e *MembersKeptError) Error() string {
 	}
 	return fmt.Sprintf("DeleteSnapshotGroup %s: the group was deleted but %d member snapshot(s) were kept: %s",
 		e.GroupID, len(e.Kept), strings.Join(parts, ", "))
-}
-
-// ListSnapshotGroupsByTag returns the instance's snapshot-consistent groups
-// that carry the tag, following NextToken to the end.
-func (c *Client) ListSnapshotGroupsByTag(ctx context.Context, instanceID string, tag Tag) ([]SnapshotGroup, error) {
-	var out []SnapshotGroup
-	err := eachPage(func(token string) (string, error) {
-		var resp *ecs.DescribeSnapshotGroupsResponse
-		err := c.call(ctx, rpc{
-			action: "DescribeSnapshotGroups", resource: instanceID,
-			request: func() requests.AcsRequest {
-				req := ecs.CreateDescribeSnapshotGroupsRequest()
-				req.RegionId = c.cfg.Region
-				req.InstanceId = instanceID
-				req.Tag = &[]ecs.DescribeSnapshotGroupsTag{{Key: tag.Key, Value: tag.Value}}
-				req.MaxResults = requests.NewInteger(groupsPageSize)
-				req.NextToken = token
-				return req
-			},
-			send: func(cl *ecs.Client, req requests.AcsRequest) (err error) {
-				resp, err = cl.DescribeSnapshotGroups(req.(*ecs.DescribeSnapshotGroupsRequest))
-				return err
-			},
-		})
-		if err != nil {
-			return "", err
-		}
-		for _, g := range resp.SnapshotGroups.SnapshotGroup {
-			out = append(out, fromSDKGroup(g))
-		}
-		return resp.NextToken, nil
-	})
-	return out, err
 }
 
 // ListManualSnapshots returns the disk's manual snapshots (SnapshotType

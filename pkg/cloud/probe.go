@@ -41,32 +41,23 @@ func (c *Client) Probe(ctx context.Context, instanceID, action string) (Permissi
 	var err error
 	switch action {
 	case "DescribeInstances":
-		err = c.call(ctx, rpc{action: action, request: func() requests.AcsRequest {
+		_, err = invoke(ctx, c, action, "", func() *ecs.DescribeInstancesRequest {
 			req := ecs.CreateDescribeInstancesRequest()
 			req.RegionId, req.InstanceIds, req.DryRun = c.cfg.Region, jsonList([]string{instanceID}), requests.NewBoolean(true)
 			return req
-		}, send: func(cl *ecs.Client, req requests.AcsRequest) error {
-			_, err := cl.DescribeInstances(req.(*ecs.DescribeInstancesRequest))
-			return err
-		}})
+		}, (*ecs.Client).DescribeInstances)
 	case "DescribeDisks":
-		err = c.call(ctx, rpc{action: action, request: func() requests.AcsRequest {
+		_, err = invoke(ctx, c, action, "", func() *ecs.DescribeDisksRequest {
 			req := ecs.CreateDescribeDisksRequest()
 			req.RegionId, req.InstanceId, req.DryRun = c.cfg.Region, instanceID, requests.NewBoolean(true)
 			return req
-		}, send: func(cl *ecs.Client, req requests.AcsRequest) error {
-			_, err := cl.DescribeDisks(req.(*ecs.DescribeDisksRequest))
-			return err
-		}})
+		}, (*ecs.Client).DescribeDisks)
 	case "DescribeSnapshots":
-		err = c.call(ctx, rpc{action: action, request: func() requests.AcsRequest {
+		_, err = invoke(ctx, c, action, "", func() *ecs.DescribeSnapshotsRequest {
 			req := ecs.CreateDescribeSnapshotsRequest()
 			req.RegionId, req.InstanceId, req.DryRun = c.cfg.Region, instanceID, requests.NewBoolean(true)
 			return req
-		}, send: func(cl *ecs.Client, req requests.AcsRequest) error {
-			_, err := cl.DescribeSnapshots(req.(*ecs.DescribeSnapshotsRequest))
-			return err
-		}})
+		}, (*ecs.Client).DescribeSnapshots)
 	case "DescribeSnapshotGroups":
 		_, err = c.DescribeSnapshotGroups(ctx, instanceID, []string{probeGroup})
 	case "CreateSnapshot":
