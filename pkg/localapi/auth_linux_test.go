@@ -200,7 +200,7 @@ func TestAuthAcrossUsers(t *testing.T) {
 			t.Errorf("caller %+v, want uid/gid 65534, pid %d, group %d, cmdline with localapi.test", c, pid, gid)
 		}
 		want := []string{"local API mutation", "uid=65534", fmt.Sprintf("pid=%d", pid), "cmdline=" + bin, "status=201", "trigger=apt"}
-		if len(prod.log.find(want...)) != 1 {
+		if len(prod.log.Find(want...)) != 1 {
 			t.Errorf("mutation log line with %q missing:\n%s", want, prod.log)
 		}
 	})
@@ -235,7 +235,7 @@ func TestAuthAcrossUsers(t *testing.T) {
 		if n := len(open.fake.calls()); n != 0 {
 			t.Errorf("backend saw %d creates from an outsider", n)
 		}
-		if len(open.log.find("WARN", "access denied", "POST", "uid=65534", fmt.Sprintf("pid=%d", pid))) != 1 {
+		if len(open.log.Find("WARN", "access denied", "POST", "uid=65534", fmt.Sprintf("pid=%d", pid))) != 1 {
 			t.Errorf("refused mutation not logged:\n%s", open.log)
 		}
 	})

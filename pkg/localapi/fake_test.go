@@ -15,6 +15,8 @@ import (
 	"time"
 
 	"github.com/ecssnap/ecssnap/pkg/job"
+
+	"github.com/ecssnap/ecssnap/pkg/testenv"
 )
 
 var t0 = time.Date(2025, 3, 1, 12, 0, 0, 0, time.UTC)
@@ -158,47 +160,6 @@ func (f *fakeBackend) Metrics(w io.Writer) error {
 	return err
 }
 
-// logSink keeps log lines so that tests can assert what was reported.
-type logSink struct {
-	mu    sync.Mutex
-	lines []string
-}
-
-func (l *logSink) Enabled(context.Context, slog.Level) bool { return true }
-func (l *logSink) WithAttrs([]slog.Attr) slog.Handler       { return l }
-func (l *logSink) WithGroup(string) slog.Handler            { return l }
-func (l *logSink) Handle(_ context.Context, r slog.Record) error {
-	var b strings.Builder
-	b.WriteString(r.Level.String() + " " + r.Message)
-	r.Attrs(func(a slog.Attr) bool {
-		b.WriteString(" " + a.String())
-		return true
-	})
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	l.lines = append(l.lines, b.String())
-	return nil
-}
-
-// find returns the lines that contain every fragment.
-func (l *logSink) find(fragments ...string) []string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	var out []string
-	for _, s := range l.lines {
-		if !slices.ContainsFunc(fragments, func(f string) bool { return !strings.Contains(s, f) }) {
-			out = append(out, s)
-		}
-	}
-	return out
-}
-
-func (l *logSink) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return strings.Join(l.lines, "\n")
-}
-
 // stepClock advances 5ms per call, so latencies are known without sleeping.
 func stepClock() func() time.Time {
 	var mu sync.Mutex
@@ -219,9 +180,9 @@ var (
 // newTestHandler returns the handler over b with a log sink and a stepping
 // clock; the API group is "root" (gid 0), which exists everywhere, so that
 // membership can be tested without creating a group.
-func newTestHandler(t *testing.T, b Backend, opts HandlerOptions) (http.Handler, *logSink) {
+func newTestHandler(t *testing.T, b Backend, opts HandlerOptions) (http.Handler, *testenv.LogSink) {
 	t.Helper()
-	sink := &logSink{}
+	sink := &testenv.LogSink{}
 	opts.Logger = slog.New(sink)
 	if opts.Now == nil {
 		opts.Now = stepClock()

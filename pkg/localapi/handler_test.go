@@ -91,7 +91,7 @@ func TestCreateJobPassesRequestAndCaller(t *testing.T) {
 		t.Errorf("queue options lost: %+v", got.req)
 	}
 	// One log line for the mutation: who, what, and the outcome.
-	lines := sink.find("local API mutation", "uid=0", "pid=100", "cmdline=ecssnap now",
+	lines := sink.Find("local API mutation", "uid=0", "pid=100", "cmdline=ecssnap now",
 		"trigger=apt", "claimed_cmdline=apt-get upgrade -y", "status=201", "job=j-new")
 	if len(lines) != 1 {
 		t.Fatalf("want one mutation log line; log:\n%s", sink)
@@ -214,7 +214,7 @@ func TestAuthorization(t *testing.T) {
 			if rec.Code != 403 || e.Code != CodeForbidden || e.Message != wantMsg {
 				t.Errorf("outsider: %d %+v", rec.Code, e)
 			}
-			if len(sink.find("access denied", "uid=1000", "pid=200")) != 1 {
+			if len(sink.Find("access denied", "uid=1000", "pid=200")) != 1 {
 				t.Errorf("denial not logged:\n%s", sink)
 			}
 			rec = serve(h, newRequest(rt.method, rt.path, rt.body), nil)
@@ -230,7 +230,7 @@ func TestAuthorization(t *testing.T) {
 
 func TestMissingGroupMeansRootOnly(t *testing.T) {
 	h, sink := newTestHandler(t, newFake(), HandlerOptions{Group: "ecssnap-no-such-group-x"})
-	if len(sink.find("WARN", "group not found", "ecssnap-no-such-group-x")) != 1 {
+	if len(sink.Find("WARN", "group not found", "ecssnap-no-such-group-x")) != 1 {
 		t.Errorf("missing group not reported:\n%s", sink)
 	}
 	if rec := serve(h, newRequest("GET", "/v1/health", ""), &root); rec.Code != 200 {
@@ -281,7 +281,7 @@ func TestPanicBecomesEnvelope(t *testing.T) {
 	if e := envelopeOf(t, rec); rec.Code != 500 || e.Code != CodeInternal {
 		t.Fatalf("panic: %d %+v", rec.Code, e)
 	}
-	if len(sink.find("ERROR", "panicked", "backend bug")) != 1 {
+	if len(sink.Find("ERROR", "panicked", "backend bug")) != 1 {
 		t.Fatalf("panic not logged:\n%s", sink)
 	}
 }

@@ -14,18 +14,20 @@ import (
 	"time"
 
 	"github.com/ecssnap/ecssnap/pkg/job"
+
+	"github.com/ecssnap/ecssnap/pkg/testenv"
 )
 
 // testServer is the real thing on a socket: Listen, NewServer, Serve.
 type testServer struct {
 	socket string
 	fake   *fakeBackend
-	log    *logSink
+	log    *testenv.LogSink
 }
 
 func startServer(t testing.TB, dir string, lopts ListenOptions, hopts HandlerOptions) *testServer {
 	t.Helper()
-	s := &testServer{socket: filepath.Join(dir, "ecssnap.sock"), fake: newFake(), log: &logSink{}}
+	s := &testServer{socket: filepath.Join(dir, "ecssnap.sock"), fake: newFake(), log: &testenv.LogSink{}}
 	logger := slog.New(s.log)
 	lopts.Logger, hopts.Logger = logger, logger
 	if hopts.Group == "" {
@@ -155,7 +157,7 @@ func TestListenReplacesOnlyStaleSockets(t *testing.T) {
 	dir := t.TempDir()
 	path := staleSocket(t, dir)
 	s := startServer(t, dir, ListenOptions{}, HandlerOptions{})
-	if len(s.log.find("removed stale socket", path)) != 1 {
+	if len(s.log.Find("removed stale socket", path)) != 1 {
 		t.Fatalf("stale socket removal not logged:\n%s", s.log)
 	}
 	c := NewClient(path)
@@ -191,7 +193,7 @@ func TestListenReplacesOnlyStaleSockets(t *testing.T) {
 func TestListenSetsModeAndGroup(t *testing.T) {
 	umask := readUmask(t)
 	dir := t.TempDir()
-	sink := &logSink{}
+	sink := &testenv.LogSink{}
 	path := filepath.Join(dir, "a.sock")
 	ln, err := Listen(path, ListenOptions{Group: "ecssnap-no-such-group-x", Logger: slog.New(sink)})
 	if err != nil {
@@ -205,7 +207,7 @@ func TestListenSetsModeAndGroup(t *testing.T) {
 	if gid := statGID(t, path); gid != os.Getegid() {
 		t.Errorf("socket gid %d, want the daemon's %d when the group is missing", gid, os.Getegid())
 	}
-	if len(sink.find("WARN", "group not found", "ecssnap-no-such-group-x")) != 1 {
+	if len(sink.Find("WARN", "group not found", "ecssnap-no-such-group-x")) != 1 {
 		t.Errorf("missing group not reported:\n%s", sink)
 	}
 	if got := readUmask(t); got != umask {

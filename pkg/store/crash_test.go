@@ -7,6 +7,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/ecssnap/ecssnap/pkg/testenv"
 )
 
 // TestOpenSurvivesCrashLeftovers builds the directory a crash can leave:
@@ -43,7 +45,7 @@ func TestOpenSurvivesCrashLeftovers(t *testing.T) {
 	write("notes.txt", []byte("not a record"))
 
 	// A reader sees the good records and changes nothing.
-	roSink := &logSink{}
+	roSink := &testenv.LogSink{}
 	ro, err := OpenReadOnly(dir, Options{Logger: newLogger(roSink)})
 	if err != nil {
 		t.Fatal(err)
@@ -52,8 +54,8 @@ func TestOpenSurvivesCrashLeftovers(t *testing.T) {
 	if err != nil || !slices.Equal(ids(recs), []string{"j-good2", "j-good1"}) {
 		t.Fatalf("read-only List = %v, %v", ids(recs), err)
 	}
-	if len(roSink.find("j-torn.json")) == 0 {
-		t.Errorf("read-only List did not report the torn record; log: %v", roSink.recs)
+	if len(roSink.Find("j-torn.json")) == 0 {
+		t.Errorf("read-only List did not report the torn record; log: %v", roSink.String())
 	}
 	if _, err := os.Stat(filepath.Join(jobs, tempPrefix+"j-good1.json-123456")); err != nil {
 		t.Fatalf("read-only List touched the temp file: %v", err)
@@ -93,8 +95,8 @@ func TestOpenSurvivesCrashLeftovers(t *testing.T) {
 		{"WARN", "newer ecssnap", "j-future.json"},
 		{"INFO", "temp file", "j-good1.json-123456"},
 	} {
-		if len(sink.find(want...)) != 1 {
-			t.Errorf("want one log line with %q; log: %v", want, sink.recs)
+		if len(sink.Find(want...)) != 1 {
+			t.Errorf("want one log line with %q; log: %v", want, sink.String())
 		}
 	}
 
@@ -107,8 +109,8 @@ func TestOpenSurvivesCrashLeftovers(t *testing.T) {
 	if recs, _ := s3.List(ListOptions{}); len(recs) != 3 {
 		t.Fatalf("third Open lists %v", ids(recs))
 	}
-	if len(sink3.find("ERROR")) != 0 {
-		t.Fatalf("third Open reported errors again: %v", sink3.recs)
+	if len(sink3.Find("ERROR")) != 0 {
+		t.Fatalf("third Open reported errors again: %v", sink3.String())
 	}
 }
 
