@@ -10,7 +10,7 @@ NETNS    := scripts/netns-run
 TESTFLAGS ?= -race -count=1 -timeout 25m
 FUZZTIME ?= 10s
 
-.PHONY: all build test vet fmt fmt-check tidy-check lint deps demo bench fuzz clean
+.PHONY: all build test vet fmt fmt-check tidy-check binaries-check lint deps demo bench fuzz clean
 .PHONY: package chroot-test
 .PHONY: fleet
 .PHONY: soak
@@ -46,7 +46,11 @@ fmt-check:
 tidy-check:
 	$(GO) mod tidy -diff
 
-lint: fmt-check vet tidy-check
+# A tracked ELF file is a committed build output.
+binaries-check:
+	scripts/check-tracked-binaries
+
+lint: fmt-check vet tidy-check binaries-check
 
 # Short runs of every fuzz target (one package and target at a time, as go test requires).
 fuzz: deps
@@ -59,7 +63,7 @@ clean:
 demo: build
 	scripts/demo
 
-# --- Benchmarks (agent/internal/benchtable) ----------------------------------
+# --- Benchmarks (agent/harness/benchtable) ----------------------------------
 # One table of figures against their targets, also written to
 # bench/results.json: the freeze window for 1, 4, 16 loop filesystems beside
 # the sequential freeze-create-thaw baseline, snapshot-now to all created,
@@ -67,9 +71,9 @@ demo: build
 # wakeups, the binary's size and discovery on the 64-disk fixture. Rows that
 # need root show "skipped (needs root)" otherwise. About two minutes.
 bench: build
-	$(NETNS) $(GO) run ./agent/cmd/ecssnap-bench -binary $(BIN)/ecssnap -out bench/results.json -version '$(VERSION)'
+	$(NETNS) $(GO) run ./agent/harness/cmd/ecssnap-bench -binary $(BIN)/ecssnap -out bench/results.json -version '$(VERSION)'
 
-# --- Fleet simulation (agent/fleet) ------------------------------------------
+# --- Fleet simulation (agent/harness/fleet) ------------------------------------------
 # FLEET_N instances (default 500), each the real job engine and cloud client
 # with its own disks and metadata service, share one emulated account limited
 # to 20 API calls/s, their starts spread over 1 s. Prints jobs succeeded,
@@ -80,10 +84,10 @@ bench: build
 FLEET_N     ?= 500
 FLEET_FLAGS ?=
 fleet: deps
-	CGO_ENABLED=0 $(GO) build -trimpath -o $(BIN)/ecssnap-fleet ./agent/cmd/ecssnap-fleet
+	CGO_ENABLED=0 $(GO) build -trimpath -o $(BIN)/ecssnap-fleet ./agent/harness/cmd/ecssnap-fleet
 	$(NETNS) $(BIN)/ecssnap-fleet -n $(FLEET_N) $(FLEET_FLAGS)
 
-# --- Reliability soak (agent/soak) -------------------------------------------
+# --- Reliability soak (agent/harness/soak) -------------------------------------------
 # The real daemon (bin/ecssnap) against the emulator for SOAK_TIME (default
 # 10m; CI runs 1m) under throttling, 5xx, dropped responses, metadata
 # outages and SIGKILLs of the daemon and the freeze helper, on loop
@@ -95,7 +99,7 @@ fleet: deps
 SOAK_TIME  ?= 10m
 SOAK_FLAGS ?=
 soak: build
-	CGO_ENABLED=0 $(GO) build -trimpath -o $(BIN)/ecssnap-soak ./agent/cmd/ecssnap-soak
+	CGO_ENABLED=0 $(GO) build -trimpath -o $(BIN)/ecssnap-soak ./agent/harness/cmd/ecssnap-soak
 	$(NETNS) $(BIN)/ecssnap-soak -time $(SOAK_TIME) -ecssnap $(BIN)/ecssnap $(SOAK_FLAGS) || [ $$? -eq 77 ]
 
 # --- Packages (packaging/) ---------------------------------------------------

@@ -9,7 +9,7 @@ import (
 	"os/signal"
 	"syscall"
 
-	"github.com/ecssnap/ecssnap/agent/soak"
+	"github.com/ecssnap/ecssnap/agent/harness/soak"
 )
 
 func main() {

@@ -1,6 +1,6 @@
 // Command ecssnap-bench runs ecssnap's benchmarks and prints the table of
 // figures against their targets that `make bench` shows (see
-// agent/internal/benchtable). Run it from the repository root, inside
+// agent/harness/benchtable). Run it from the repository root, inside
 // scripts/netns-run.
 package main
 
@@ -10,7 +10,7 @@ import (
 	"os/signal"
 	"syscall"
 
-	"github.com/ecssnap/ecssnap/agent/internal/benchtable"
+	"github.com/ecssnap/ecssnap/agent/harness/benchtable"
 )
 
 func main() {

@@ -8,7 +8,7 @@ import (
 	"os/signal"
 	"syscall"
 
-	"github.com/ecssnap/ecssnap/agent/fleet"
+	"github.com/ecssnap/ecssnap/agent/harness/fleet"
 )
 
 func main() {
