@@ -3,6 +3,8 @@ package cli
 import (
 	"context"
 	"fmt"
+	"io"
+	"log/slog"
 
 	"github.com/ecssnap/ecssnap/agent/config"
 	"github.com/ecssnap/ecssnap/agent/daemon"
@@ -15,6 +17,7 @@ func runDaemon(ctx context.Context, a *app, args []string) error {
 	if help, err := parse(fs, args); help || err != nil {
 		return err
 	}
+	a.logger = daemonLogger(a.env.Stderr, a.env.Getenv("ECSSNAP_LOG_LEVEL"))
 	opts := daemon.Options{
 		Socket: a.cfg.Socket, StateDir: a.cfg.StateDir, JournalPath: a.cfg.Freeze.Journal,
 		Engine: a.engine, Window: a.cfg.CoalesceWindow, MetricsTextfile: a.cfg.MetricsTextfile, Version: Version, Logger: a.logger,
@@ -64,4 +67,16 @@ func runService(_ context.Context, a *app, args []string) error {
 	default:
 		return usagef("service: unknown action %q: want install, uninstall, start, stop, restart or status", action)
 	}
+}
+
+// daemonLogger is the service's logger: info and above by default (or the
+// level ECSSNAP_LOG_LEVEL names), because the service's info lines are its
+// audit trail (every mutation of the local API with the caller's uid, pid
+// and command line, every job's end, every hook script's output) and go to
+// the journal, not to a person's terminal.
+func daemonLogger(w io.Writer, level string) *slog.Logger {
+	if level == "" {
+		level = "info"
+	}
+	return newLogger(w, level)
 }

@@ -131,9 +131,15 @@ func (f *nowFlags) request(terminal bool) (job.Request, error) {
 	// Waiting is the default where a person watches; scripts and hooks
 	// that want it say --wait.
 	wait := f.wait || (terminal && !f.noWait && !f.json)
-	return job.Request{
+	req := job.Request{
 		Reason: f.reason, Trigger: f.trigger, Disks: sel, Mounts: f.mounts, AllowInconsistent: f.allowInconsistent,
 		Consistency: desired, Require: required, Wait: wait && !f.dryRun,
 		Timeout: f.timeout, RetentionDays: f.retentionDays, Tags: f.tags, DryRun: f.dryRun,
-	}, nil
+	}
+	// The same check the local API makes: neither path accepts what the
+	// other refuses.
+	if err := req.Validate(); err != nil {
+		return job.Request{}, usagef("now: %v", err)
+	}
+	return req, nil
 }

@@ -94,7 +94,17 @@ func (a *app) engine(emit func(job.Event)) *job.Engine {
 		Logger:         a.logger,
 		Emit:           emit,
 		DefaultTimeout: a.cfg.WaitTimeout,
+		Defaults:       a.requestDefaults(),
 	}
+}
+
+// requestDefaults are the configured values for what a request leaves
+// out; the daemon applies them to the local API's requests as the command
+// line does to its own.
+func (a *app) requestDefaults() job.Defaults {
+	// config.Load validated the name.
+	level, _ := job.ParseLevel(a.cfg.Consistency)
+	return job.Defaults{Consistency: level, RetentionDays: a.cfg.Retention.RetentionDays}
 }
 
 // makeRoom evicts managed snapshots from disks at their quota.

@@ -29,8 +29,17 @@ var _ localapi.Backend = (*backend)(nil)
 // CreateJob queues or joins the request and waits as it asks.
 func (b *backend) CreateJob(ctx context.Context, req localapi.CreateJobRequest, caller localapi.Caller) (*localapi.JobView, error) {
 	e, joined, err := b.jobs.Submit(req, caller)
-	if err != nil {
+	var (
+		busy *BusyError
+		bad  *RequestError
+	)
+	switch {
+	case errors.As(err, &busy):
+		return nil, localapi.NewError(http.StatusTooManyRequests, localapi.CodeBusy, "%v", err)
+	case errors.As(err, &bad):
 		return nil, localapi.NewError(http.StatusBadRequest, localapi.CodeBadRequest, "%v", err)
+	case err != nil:
+		return nil, err
 	}
 	var until <-chan struct{}
 	switch req.Wait {
@@ -132,7 +141,7 @@ func (b *backend) Events(ctx context.Context, id string) (<-chan job.Event, erro
 }
 
 func (b *backend) Plan(ctx context.Context, req localapi.PlanRequest) (json.RawMessage, error) {
-	eng := b.jobs.engine(nil)
+	eng := b.jobs.newEngine(nil)
 	res, err := eng.Run(ctx, job.Request{Disks: req.Disks, Mounts: req.Mounts, AllowInconsistent: req.AllowInconsistent,
 		Trigger: "plan", DryRun: true})
 	if err != nil {
@@ -142,7 +151,7 @@ func (b *backend) Plan(ctx context.Context, req localapi.PlanRequest) (json.RawM
 }
 
 func (b *backend) Disks(ctx context.Context) (json.RawMessage, error) {
-	inv, err := b.jobs.engine(nil).Inventory(ctx)
+	inv, err := b.jobs.newEngine(nil).Inventory(ctx)
 	if err != nil {
 		return nil, err
 	}

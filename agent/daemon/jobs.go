@@ -50,8 +50,10 @@ type Jobs struct {
 	log    *slog.Logger
 	now    func() time.Time
 	window time.Duration
+	limits QueueLimits
 
 	metrics *metrics
+	inv     *inventoryCache
 	// afterSuccess runs in the worker after each job that succeeded;
 	// afterEach after every job.
 	afterSuccess func(context.Context)
@@ -74,6 +76,8 @@ type JobsOptions struct {
 	// Window is how long after a hook job started a hook request still
 	// joins it; 10 minutes when zero.
 	Window time.Duration
+	// Limits bound the queue; zero fields take the defaults.
+	Limits QueueLimits
 }
 
 // maxRecent bounds the finished jobs kept in memory.
@@ -91,31 +95,56 @@ func NewJobs(opts JobsOptions) *Jobs {
 		opts.Window = 10 * time.Minute
 	}
 	return &Jobs{engine: opts.Engine, store: opts.Store, log: opts.Logger, now: opts.Now,
-		window: opts.Window, wake: make(chan struct{}, 1), metrics: newMetrics()}
+		window: opts.Window, limits: opts.Limits.withDefaults(), wake: make(chan struct{}, 1), metrics: newMetrics(),
+		inv: &inventoryCache{now: opts.Now}}
 }
 
-// Submit queues req, or joins it to a job it coalesces with, and returns
-// the job's entry and whether it joined.
+// newEngine builds an engine from the current configuration, sharing the
+// daemon's inventory.
+func (j *Jobs) newEngine(emit func(job.Event)) *job.Engine {
+	j.mu.Lock()
+	build := j.engine
+	j.mu.Unlock()
+	eng := build(emit)
+	eng.Inventories = j.inv
+	return eng
+}
+
+// Submit queues req, or joins it to a job that gives it what it asks
+// for, and returns the job's entry and whether it joined. The configured
+// defaults apply to every request, the local API's as the command line's.
+// A new job beyond the queue's bounds is refused with a *BusyError.
 func (j *Jobs) Submit(req localapi.CreateJobRequest, caller localapi.Caller) (*Job, bool, error) {
+	jr, err := req.JobRequest()
+	if err == nil {
+		err = jr.Validate()
+	}
+	if err != nil {
+		return nil, false, &RequestError{err}
+	}
 	j.mu.Lock()
 	defer j.mu.Unlock()
+	j.engine(nil).Defaults.Apply(&jr)
+	now := j.now()
+	who := store.Caller{UID: caller.UID, GID: caller.GID, PID: caller.PID, Cmdline: caller.Cmdline}
 	if !req.Force {
-		if e := j.joinable(req); e != nil {
-			j.log.Info("request joined a job", "job", e.rec.ID, "session", req.Session, "trigger", req.Trigger, "uid", caller.UID, "pid", caller.PID)
-			j.addPackages(e, req.Packages)
+		if e := j.joinable(req.Session, jr); e != nil {
+			j.log.Info("request joined a job", "job", e.rec.ID, "session", req.Session, "trigger", jr.Trigger, "uid", caller.UID, "pid", caller.PID)
+			e.rec.AddJoiner(store.Joiner{Caller: who, Time: now, Trigger: jr.Trigger, Session: req.Session})
+			e.rec.Request.Packages = addPackageLines(e.rec.Request.Packages, req.Packages)
+			if err := j.save(e.rec); err != nil {
+				j.log.Warn("could not record the joining request", "job", e.rec.ID, "error", err)
+			}
 			return e, true, nil
 		}
 	}
-	now := j.now()
-	jr, err := req.JobRequest()
-	if err != nil {
+	if err := j.admit(caller.UID); err != nil {
 		return nil, false, err
 	}
 	jr.JobID = job.NewID(now)
 	rec := &store.Record{
 		ID: jr.JobID, State: store.StateQueued, Request: store.RequestFromJob(jr), Session: req.Session,
-		Caller:  store.Caller{UID: caller.UID, GID: caller.GID, PID: caller.PID, Cmdline: caller.Cmdline},
-		Created: now, Updated: now,
+		Caller: who, Created: now, Updated: now,
 	}
 	rec.Request.Mounts, rec.Request.Force = req.Mounts, req.Force
 	if err := j.save(rec); err != nil {
@@ -127,40 +156,30 @@ func (j *Jobs) Submit(req localapi.CreateJobRequest, caller localapi.Caller) (*J
 	return e, false, nil
 }
 
-// joinable finds the job req should join: the same package-manager session
-// (queued, running or finished successfully), or for a hook trigger any
-// hook job that started within the window. Callers hold j.mu.
-func (j *Jobs) joinable(req localapi.CreateJobRequest) *Job {
+// joinable finds the job a request should join: one of the same
+// package-manager session, or for a hook trigger a hook job that started
+// within the window, and in either case one that covers the request (see
+// covers). Callers hold j.mu.
+func (j *Jobs) joinable(session string, want job.Request) *Job {
 	candidates := append(slices.Clone(j.queue), j.recent...)
 	if j.running != nil {
 		candidates = append(candidates, j.running)
 	}
 	var best *Job
 	for _, e := range candidates {
-		if e.failed || e.req.DryRun != req.DryRun {
+		sameSession := session != "" && e.rec.Session == session
+		hookWindow := hookTriggers[want.Trigger] && hookTriggers[e.req.Trigger] && j.now().Sub(e.rec.Created) < j.window
+		if !sameSession && !hookWindow {
 			continue
 		}
-		sameSession := req.Session != "" && e.rec.Session == req.Session
-		hookWindow := hookTriggers[req.Trigger] && hookTriggers[e.req.Trigger] && j.now().Sub(e.rec.Created) < j.window
-		if (sameSession || hookWindow) && (best == nil || e.rec.Created.After(best.rec.Created)) {
+		if !covers(e, want) {
+			continue
+		}
+		if best == nil || e.rec.Created.After(best.rec.Created) {
 			best = e
 		}
 	}
 	return best
-}
-
-// addPackages adds a joining request's package changes to the job's
-// record, so that the record lists everything the snapshot was taken
-// before. Callers hold j.mu.
-func (j *Jobs) addPackages(e *Job, packages []string) {
-	merged := addPackageLines(e.rec.Request.Packages, packages)
-	if len(merged) == len(e.rec.Request.Packages) {
-		return
-	}
-	e.rec.Request.Packages = merged
-	if err := j.save(e.rec); err != nil {
-		j.log.Warn("could not record the joining request's packages", "job", e.rec.ID, "error", err)
-	}
 }
 
 // addPackageLines appends the entries of more that list does not hold yet,
@@ -238,10 +257,7 @@ func (j *Jobs) next() *Job {
 // execute runs one job (or resumes one a crash interrupted) and records
 // every step.
 func (j *Jobs) execute(ctx context.Context, e *Job) {
-	j.mu.Lock()
-	newEngine := j.engine
-	j.mu.Unlock()
-	eng := newEngine(func(ev job.Event) { j.publish(e, ev) })
+	eng := j.newEngine(func(ev job.Event) { j.publish(e, ev) })
 	eng.Record = func(res *job.Result, state string) error {
 		// A copy: the engine goes on writing res while API readers and the
 		// store read the record.

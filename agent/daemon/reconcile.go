@@ -86,4 +86,5 @@ func (j *Jobs) setEngine(eng func(emit func(job.Event)) *job.Engine) {
 	j.mu.Lock()
 	j.engine = eng
 	j.mu.Unlock()
+	j.inv.invalidate()
 }

@@ -34,7 +34,15 @@ type Options struct {
 	// MetricsTextfile, when set, receives the metrics after every job, for
 	// node_exporter's textfile collector.
 	MetricsTextfile string
-	Version         string
+	// Limits bound the job queue; RateLimit bounds each uid's costly
+	// requests (root's are not limited). Zero fields take the defaults.
+	Limits    QueueLimits
+	RateLimit localapi.RateLimit
+	// JobRecords bounds the finished job records kept in the state
+	// directory; applied at start, after every job and once a day. The
+	// zero value means store.DefaultRetention.
+	JobRecords store.Retention
+	Version    string
 	Logger          *slog.Logger
 	Getenv          func(string) string
 	Now             func() time.Time
@@ -69,8 +77,18 @@ func Serve(ctx context.Context, opts Options) error {
 	}
 	defer st.Close()
 
-	jobs := NewJobs(JobsOptions{Engine: opts.Engine, Store: st, Logger: log, Now: opts.Now, Window: opts.Window})
+	jobs := NewJobs(JobsOptions{Engine: opts.Engine, Store: st, Logger: log, Now: opts.Now, Window: opts.Window, Limits: opts.Limits})
 	jobs.metrics = m
+	records := opts.JobRecords
+	if records == (store.Retention{}) {
+		records = store.DefaultRetention
+	}
+	retainRecords := func() {
+		if _, err := st.Retain(records); err != nil {
+			log.Warn("could not remove old job records", "error", err)
+		}
+	}
+	retainRecords()
 	prune := func(ctx context.Context) {
 		if opts.Prune == nil {
 			return
@@ -85,6 +103,7 @@ func Serve(ctx context.Context, opts Options) error {
 	}
 	jobs.afterSuccess = prune
 	jobs.afterEach = func() {
+		retainRecords()
 		if opts.MetricsTextfile == "" {
 			return
 		}
@@ -100,7 +119,7 @@ func Serve(ctx context.Context, opts Options) error {
 		return err
 	}
 	b := &backend{jobs: jobs, store: st, version: opts.Version, started: opts.Now(), metrics: m}
-	srv := localapi.NewServer(localapi.NewHandler(b, localapi.HandlerOptions{Logger: log, Group: opts.Group}),
+	srv := localapi.NewServer(localapi.NewHandler(b, localapi.HandlerOptions{Logger: log, Group: opts.Group, RateLimit: opts.RateLimit}),
 		localapi.ServerOptions{Logger: log})
 
 	// SIGHUP is caught from here on, before anyone can see the daemon up.
@@ -126,7 +145,7 @@ func Serve(ctx context.Context, opts Options) error {
 	}
 	log.Info("ecssnap daemon ready", "socket", opts.Socket, "version", opts.Version)
 
-	waitForStop(ctx, sd, opts, jobs, reload, func() { prune(jobCtx) }, log)
+	waitForStop(ctx, sd, opts, jobs, reload, func() { prune(jobCtx); retainRecords() }, log)
 
 	_ = sd.notify("STOPPING=1")
 	shutdownCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)

@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -67,6 +68,12 @@ type Engine struct {
 	PollMin, PollMax time.Duration
 	// DefaultTimeout bounds waiting when the request sets none.
 	DefaultTimeout time.Duration
+	// Defaults are the configured values for what a request leaves out;
+	// the daemon applies them to every request it queues, the API's too.
+	Defaults Defaults
+	// Inventories, when set, serves dry runs from a current inventory
+	// (the daemon's) and is told of every inventory a job reads.
+	Inventories InventoryCache
 }
 
 // DefaultWaitTimeout is how long a job waits for completion by default.
@@ -315,12 +322,21 @@ func (r *run) identify(ctx context.Context) (imds.Identity, error) {
 
 func (r *run) inventory(ctx context.Context, id imds.Identity) (*Inventory, error) {
 	t := r.e.Now()
-	inv, err := r.e.inventory(ctx, id, r.cloud)
+	fetch := func(ctx context.Context) (*Inventory, error) { return r.e.inventory(ctx, id, r.cloud) }
+	var (
+		inv *Inventory
+		err error
+	)
+	if r.e.Inventories != nil {
+		inv, err = r.e.Inventories.Inventory(ctx, id.InstanceID, fetch, !r.req.DryRun)
+	} else {
+		inv, err = fetch(ctx)
+	}
 	r.res.Timings.InventoryMS = r.since(t)
 	if err != nil {
 		return nil, err
 	}
-	r.res.Warnings = inv.Warnings
+	r.res.Warnings = slices.Clone(inv.Warnings) // a cached inventory is shared
 	return inv, nil
 }
 

@@ -34,6 +34,13 @@ type Local struct {
 	AllowDeviceOverrides bool
 }
 
+// InventoryCache keeps an instance's inventory between jobs. Inventory
+// returns a cached one when fresh is false and the cache holds a current
+// one for instanceID; otherwise it calls fetch and keeps the answer.
+type InventoryCache interface {
+	Inventory(ctx context.Context, instanceID string, fetch func(context.Context) (*Inventory, error), fresh bool) (*Inventory, error)
+}
+
 // Inventory identifies the instance and reads both sides of the disk map.
 func (e *Engine) Inventory(ctx context.Context) (*Inventory, error) {
 	e.defaults()
@@ -44,6 +51,11 @@ func (e *Engine) Inventory(ctx context.Context) (*Inventory, error) {
 	cl, err := e.NewCloud(id.RegionID)
 	if err != nil {
 		return nil, err
+	}
+	if e.Inventories != nil {
+		return e.Inventories.Inventory(ctx, id.InstanceID, func(ctx context.Context) (*Inventory, error) {
+			return e.inventory(ctx, id, cl)
+		}, false)
 	}
 	return e.inventory(ctx, id, cl)
 }

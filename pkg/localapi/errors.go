@@ -16,6 +16,7 @@ const (
 	CodeNotFound         = "not_found"          // 404: no such route or job
 	CodeMethodNotAllowed = "method_not_allowed" // 405
 	CodeTooLarge         = "body_too_large"     // 413
+	CodeBusy             = "busy"               // 429: too many requests or jobs waiting; retry later
 	CodeInternal         = "internal"           // 500
 	CodeUnavailable      = "unavailable"        // 503: e.g. the daemon is shutting down
 )
@@ -50,6 +51,9 @@ var (
 	// ErrDaemonNotRunning matches a dial that found no socket or nobody
 	// listening, so that the CLI can run the engine itself instead.
 	ErrDaemonNotRunning = errors.New("ecssnap daemon is not running: start it with `sudo systemctl start ecssnap`")
+	// ErrBusy matches a 429: the caller's request rate or the job queue is
+	// at its bound; the same request later will be served.
+	ErrBusy = errors.New("the ecssnap daemon is busy: try again later")
 	// ErrAlreadyRunning is returned by Listen when a daemon answers on the socket.
 	ErrAlreadyRunning = errors.New("another ecssnap daemon is running")
 )
@@ -84,6 +88,8 @@ func (e *APIError) Is(target error) bool {
 		return e.Status == http.StatusForbidden
 	case ErrNotFound:
 		return e.Status == http.StatusNotFound
+	case ErrBusy:
+		return e.Status == http.StatusTooManyRequests
 	}
 	return false
 }

@@ -46,7 +46,9 @@ type HandlerOptions struct {
 	Logger  *slog.Logger     // nil discards
 	MaxBody int64            // request body cap; 0 means DefaultMaxBody
 	Group   string           // members may use the API besides root; "" means DefaultGroup
-	Now     func() time.Time // for latency metrics; nil means time.Now
+	Now     func() time.Time // for latency metrics and the rate limit; nil means time.Now
+	// RateLimit bounds the costly requests of each uid but root.
+	RateLimit RateLimit
 }
 
 type handler struct {
@@ -58,6 +60,7 @@ type handler struct {
 	now     func() time.Time
 	mux     *http.ServeMux
 	metrics *apiMetrics
+	limit   *limiter
 }
 
 // NewHandler returns the local API over b. The group is looked up once,
@@ -78,18 +81,19 @@ func NewHandler(b Backend, opts HandlerOptions) http.Handler {
 	if h.now == nil {
 		h.now = time.Now
 	}
+	h.limit = newLimiter(opts.RateLimit, h.now)
 	if gid, err := lookupGroup(h.group); err != nil {
 		h.log.Warn("API group not found; only root may use the local API", "group", h.group, "err", err)
 	} else {
 		h.gid = gid
 	}
 
-	h.mux.HandleFunc("POST /v1/jobs", h.mutating(h.createJob))
+	h.mux.HandleFunc("POST /v1/jobs", h.mutating(h.limited(h.createJob)))
 	h.mux.HandleFunc("GET /v1/jobs", h.readOnly(h.listJobs))
 	h.mux.HandleFunc("GET /v1/jobs/{id}", h.readOnly(h.getJob))
 	h.mux.HandleFunc("GET /v1/jobs/{id}/events", h.readOnly(h.jobEvents))
 	// Planning changes nothing, so it is a read although its input is a body.
-	h.mux.HandleFunc("POST /v1/plan", h.readOnly(h.plan))
+	h.mux.HandleFunc("POST /v1/plan", h.readOnly(h.limited(h.plan)))
 	h.mux.HandleFunc("GET /v1/disks", h.readOnly(h.disks))
 	h.mux.HandleFunc("GET /v1/health", h.readOnly(h.health))
 	h.mux.HandleFunc("GET /v1/metrics", h.readOnly(h.serveMetrics))

@@ -2,7 +2,6 @@ package localapi
 
 import (
 	"encoding/json"
-	"errors"
 	"fmt"
 	"time"
 
@@ -75,21 +74,27 @@ const (
 	MaxPackageLine = 256
 )
 
-// Validate checks what the API layer can check without the instance.
+// Limits of the queueing fields, so that one request cannot make the job
+// record or the log line unbounded.
+const (
+	MaxSession = 256
+	MaxCmdline = 4096
+)
+
+// Validate checks what the API layer can check without the instance. The
+// job's own fields are checked by job.Request.Validate, the same check the
+// command line makes, so the API accepts nothing the CLI refuses.
 func (r *CreateJobRequest) Validate() error {
 	switch r.Wait {
 	case "", WaitNone, WaitCreated, WaitCompleted:
 	default:
-		return fmt.Errorf("wait %q: expected %q, %q or %q", r.Wait, WaitNone, WaitCreated, WaitCompleted)
+		return fmt.Errorf("wait %.20q: expected %q, %q or %q", r.Wait, WaitNone, WaitCreated, WaitCompleted)
 	}
-	if err := validSelection(r.Disks); err != nil {
-		return err
+	if len(r.Session) > MaxSession {
+		return fmt.Errorf("session: %d bytes, at most %d", len(r.Session), MaxSession)
 	}
-	if r.Timeout < 0 {
-		return errors.New("timeout must not be negative")
-	}
-	if r.RetentionDays < 0 {
-		return errors.New("retention_days must not be negative")
+	if len(r.Cmdline) > MaxCmdline {
+		return fmt.Errorf("cmdline: %d bytes, at most %d", len(r.Cmdline), MaxCmdline)
 	}
 	if len(r.Packages) > MaxPackages {
 		return fmt.Errorf("packages: %d entries, at most %d", len(r.Packages), MaxPackages)
@@ -99,8 +104,11 @@ func (r *CreateJobRequest) Validate() error {
 			return fmt.Errorf("packages: an entry of %d bytes, at most %d", len(p), MaxPackageLine)
 		}
 	}
-	_, err := r.JobRequest()
-	return err
+	jr, err := r.JobRequest()
+	if err != nil {
+		return err
+	}
+	return jr.Validate()
 }
 
 // JobRequest is the engine's request for r; it fails for an unknown level.
@@ -125,23 +133,9 @@ type PlanRequest struct {
 	AllowInconsistent bool           `json:"allow_inconsistent,omitempty"`
 }
 
-// Validate checks the selection's shape.
-func (r *PlanRequest) Validate() error { return validSelection(r.Disks) }
-
-func validSelection(s plan.Selection) error {
-	switch s.Kind {
-	case "", "all", "system", "data":
-		if len(s.IDs) > 0 {
-			return fmt.Errorf("disks: ids given with kind %q; use kind \"ids\"", s.Kind)
-		}
-	case "ids":
-		if len(s.IDs) == 0 {
-			return errors.New("disks: kind \"ids\" needs at least one disk ID")
-		}
-	default:
-		return fmt.Errorf("disks: unknown kind %q: expected all, system, data or ids", s.Kind)
-	}
-	return nil
+// Validate checks the selection, mounts and trigger as a job request's.
+func (r *PlanRequest) Validate() error {
+	return job.Request{Disks: r.Disks, Mounts: r.Mounts, Trigger: r.Trigger}.Validate()
 }
 
 // JobView is a job as the API shows it.

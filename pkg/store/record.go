@@ -44,6 +44,32 @@ type Record struct {
 	Updated  time.Time     `json:"updated"`
 	Attempts int           `json:"attempts"` // how many times the daemon started running it
 	Error    string        `json:"error,omitempty"`
+	// Joined are the later requests that joined this job instead of
+	// running their own (the newest MaxJoined of them); JoinedCount counts
+	// them all.
+	Joined      []Joiner `json:"joined,omitempty"`
+	JoinedCount int      `json:"joined_count,omitempty"`
+}
+
+// MaxJoined bounds the joiners a record lists (unattended-upgrades may
+// join one job hundreds of times).
+const MaxJoined = 32
+
+// Joiner is a request that joined a job: who asked, when, and for what.
+type Joiner struct {
+	Caller  Caller    `json:"caller"`
+	Time    time.Time `json:"time"`
+	Trigger string    `json:"trigger,omitempty"`
+	Session string    `json:"session,omitempty"`
+}
+
+// AddJoiner records j, keeping the newest MaxJoined.
+func (r *Record) AddJoiner(j Joiner) {
+	r.JoinedCount++
+	r.Joined = append(r.Joined, j)
+	if len(r.Joined) > MaxJoined {
+		r.Joined = r.Joined[len(r.Joined)-MaxJoined:]
+	}
 }
 
 // Finished reports whether the job has reached its final state.
