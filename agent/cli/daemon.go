@@ -9,6 +9,8 @@ import (
 	"github.com/ecssnap/ecssnap/agent/config"
 	"github.com/ecssnap/ecssnap/agent/daemon"
 	"github.com/ecssnap/ecssnap/pkg/job"
+	"github.com/ecssnap/ecssnap/pkg/localapi"
+	"github.com/ecssnap/ecssnap/pkg/store"
 )
 
 // runDaemon runs the service in the foreground (systemd starts it so).
@@ -22,6 +24,9 @@ func runDaemon(ctx context.Context, a *app, args []string) error {
 		Socket: a.cfg.Socket, StateDir: a.cfg.StateDir, JournalPath: a.cfg.Freeze.Journal,
 		Engine: a.engine, Window: a.cfg.CoalesceWindow, MetricsTextfile: a.cfg.MetricsTextfile, Version: Version, Logger: a.logger,
 		Getenv: a.env.Getenv, Now: a.env.Now,
+		Limits:     daemon.QueueLimits{Max: a.cfg.LocalAPI.QueueMax, PerUID: a.cfg.LocalAPI.QueuePerUID},
+		RateLimit:  localapi.RateLimit{Rate: a.cfg.LocalAPI.RatePerUID, Burst: a.cfg.LocalAPI.BurstPerUID},
+		JobRecords: store.Retention{Keep: a.cfg.JobRecords.Keep, MaxAge: a.cfg.JobRecords.MaxAge},
 		Prune: func(ctx context.Context) (int, error) {
 			rep, err := a.prune(ctx, false)
 			if err == nil {

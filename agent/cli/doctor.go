@@ -61,6 +61,7 @@ func runDoctor(ctx context.Context, a *app, args []string) error {
 		return err
 	}
 	d := &doctor{a: a}
+	d.apiEndpoint()
 	d.metadata(ctx)
 	d.credentials(ctx)
 	d.permissions(ctx)
@@ -90,6 +91,23 @@ func runDoctor(ctx context.Context, a *app, args []string) error {
 		return fmt.Errorf("doctor: %d checks failed; see the lines marked FAIL", failed)
 	}
 	return nil
+}
+
+// apiEndpoint says how the ECS API is reached: plain HTTP to another
+// machine (allowed only by api_insecure_http) sends the credentials in clear.
+func (d *doctor) apiEndpoint() {
+	cfg := d.a.cfg
+	insecure, host := cfg.InsecureAPIEndpoint()
+	switch {
+	case insecure:
+		d.add("API endpoint", warn, "%s is plain HTTP to %s (api_insecure_http: true): the access key ID and STS token cross the network in clear; use https://", cfg.APIEndpoint, host)
+	case strings.HasPrefix(strings.ToLower(cfg.APIEndpoint), "http://"):
+		d.add("API endpoint", pass, "%s: plain HTTP, to this machine only (loopback)", cfg.APIEndpoint)
+	case cfg.APIEndpoint == "":
+		d.add("API endpoint", pass, "the region's VPC endpoint over HTTPS")
+	default:
+		d.add("API endpoint", pass, "%s over HTTPS", cfg.APIEndpoint)
+	}
 }
 
 func (d *doctor) metadata(ctx context.Context) {

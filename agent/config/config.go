@@ -38,6 +38,10 @@ type Config struct {
 	// APIEndpoint overrides the ECS endpoint (default: the region's VPC
 	// endpoint over HTTPS).
 	APIEndpoint string `yaml:"api_endpoint"`
+	// APIInsecureHTTP allows an http:// APIEndpoint that is not a loopback
+	// address: the AccessKeyId, the STS token and every request would
+	// cross the network in clear, so it must be asked for by name.
+	APIInsecureHTTP bool `yaml:"api_insecure_http"`
 	// Root prefixes every /sys, /proc and /dev read.
 	Root     string `yaml:"root"`
 	Socket   string `yaml:"socket"`
@@ -65,6 +69,10 @@ type Config struct {
 	// CoalesceWindow: hook requests this soon after a hook job started
 	// join it instead of snapshotting again.
 	CoalesceWindow time.Duration `yaml:"coalesce_window"`
+	// LocalAPI bounds what the local API's callers may ask of the daemon.
+	LocalAPI LocalAPIConfig `yaml:"local_api"`
+	// JobRecords bounds the finished job records in the state directory.
+	JobRecords JobRecordsConfig `yaml:"job_records"`
 
 	// TestDeviceMap maps local devices to disk IDs, bypassing serial
 	// matching. It exists so tests can map loop devices to emulator disks
@@ -85,6 +93,22 @@ type APIConfig struct {
 	// account is busy (a fleet sharing its rate limit), nothing is broken.
 	// Zero means five times RetryBudget (10 minutes by default).
 	ThrottleBudget time.Duration `yaml:"throttle_budget"`
+}
+
+// LocalAPIConfig bounds the local API's callers. The rate and the
+// per-uid queue apply to every uid but root; QueueMax to everyone.
+type LocalAPIConfig struct {
+	RatePerUID  float64 `yaml:"rate_per_uid"`  // job and plan requests per second, sustained
+	BurstPerUID int     `yaml:"burst_per_uid"` // and at once
+	QueuePerUID int     `yaml:"queue_per_uid"` // jobs one uid may have waiting
+	QueueMax    int     `yaml:"queue_max"`     // jobs waiting in all
+}
+
+// JobRecordsConfig bounds the finished job records kept: at most Keep, none
+// older than MaxAge.
+type JobRecordsConfig struct {
+	Keep   int           `yaml:"keep"`
+	MaxAge time.Duration `yaml:"max_age"`
 }
 
 // FreezeConfig tunes freezing.
@@ -118,6 +142,8 @@ func Defaults() Config {
 		GroupLimits:      plan.DefaultLimits,
 		WaitTimeout:      time.Hour,
 		CoalesceWindow:   10 * time.Minute,
+		LocalAPI:         LocalAPIConfig{RatePerUID: 1, BurstPerUID: 10, QueuePerUID: 4, QueueMax: 32},
+		JobRecords:       JobRecordsConfig{Keep: 1000, MaxAge: 180 * 24 * time.Hour},
 		Retention:        retention.DefaultConfig(),
 		QuotaPerDisk:     retention.DefaultManualSnapshotQuota,
 		Freeze:           FreezeConfig{Deadline: 10 * time.Second, Journal: "/run/ecssnap/freeze.json"},
@@ -185,6 +211,15 @@ func (c Config) validate() error {
 	if !strings.HasPrefix(c.MetadataEndpoint, "http://") && !strings.HasPrefix(c.MetadataEndpoint, "https://") {
 		return &Error{fmt.Errorf("metadata_endpoint %q must be an http:// or https:// URL", c.MetadataEndpoint)}
 	}
+	if err := c.checkAPIEndpoint(); err != nil {
+		return &Error{err}
+	}
+	if c.LocalAPI.RatePerUID <= 0 || c.LocalAPI.BurstPerUID < 1 || c.LocalAPI.QueuePerUID < 1 || c.LocalAPI.QueueMax < 1 {
+		return &Error{fmt.Errorf("local_api: rate_per_uid must be above 0, burst_per_uid, queue_per_uid and queue_max at least 1")}
+	}
+	if c.JobRecords.Keep < 1 {
+		return &Error{fmt.Errorf("job_records.keep %d must be at least 1", c.JobRecords.Keep)}
+	}
 	switch c.Consistency {
 	case "", "crash", "fs", "app":
 	default:
@@ -209,7 +244,7 @@ func (c Config) validate() error {
 		key string
 		v   time.Duration
 	}{
-		{"wait_timeout", c.WaitTimeout}, {"coalesce_window", c.CoalesceWindow},
+		{"wait_timeout", c.WaitTimeout}, {"coalesce_window", c.CoalesceWindow}, {"job_records.max_age", c.JobRecords.MaxAge},
 		{"api.connect_timeout", c.API.ConnectTimeout}, {"api.read_timeout", c.API.ReadTimeout},
 		{"api.retry_budget", c.API.RetryBudget}, {"api.throttle_budget", c.API.ThrottleBudget},
 		{"hooks.script_timeout", c.Hooks.ScriptTimeout}, {"hooks.total_timeout", c.Hooks.TotalTimeout},
