@@ -82,8 +82,12 @@ type Result struct {
 	ExitCode int           `json:"exit_code"`
 	Duration time.Duration `json:"duration_ns"`
 	TimedOut bool          `json:"timed_out,omitempty"`
-	Output   string        `json:"output,omitempty"` // combined stdout and stderr, tail
-	Error    string        `json:"error,omitempty"`
+	// Output is the tail of the script's combined stdout and stderr. It
+	// goes to the log (the journal) and never into the job's record or the
+	// API's view of it: a script may print secrets (`env` would print the
+	// daemon's credentials), and members of group ecssnap read jobs.
+	Output string `json:"-"`
+	Error  string `json:"error,omitempty"`
 }
 
 // Report is one phase's run.
@@ -223,8 +227,12 @@ func (r *Runner) Run(ctx context.Context, phase Phase, env Env) Report {
 	defer cancel()
 	for _, s := range scripts {
 		res := r.runOne(ctx, s, phase, env)
-		r.Logger.Info("hook ran", "phase", phase, "script", s.Name, "exit", res.ExitCode,
-			"timed_out", res.TimedOut, "ms", res.Duration.Milliseconds())
+		level := slog.LevelInfo
+		if res.ExitCode != 0 || res.TimedOut || res.Error != "" {
+			level = slog.LevelWarn
+		}
+		r.Logger.Log(ctx, level, "hook ran", "phase", phase, "script", s.Name, "job", env.Job, "exit", res.ExitCode,
+			"timed_out", res.TimedOut, "ms", res.Duration.Milliseconds(), "output", res.Output)
 		rep.Results = append(rep.Results, res)
 	}
 	return rep
@@ -235,13 +243,7 @@ func (r *Runner) runOne(ctx context.Context, s Script, phase Phase, env Env) Res
 	defer cancel()
 	cmd := exec.Command(s.Path, string(phase))
 	cmd.Dir = "/"
-	cmd.Env = append(os.Environ(),
-		"ECSSNAP_PHASE="+string(phase),
-		"ECSSNAP_JOB="+env.Job,
-		"ECSSNAP_TRIGGER="+env.Trigger,
-		"ECSSNAP_DISKS="+strings.Join(env.Disks, " "),
-		"ECSSNAP_MOUNTS="+strings.Join(env.Mounts, "\n"),
-	)
+	cmd.Env = scriptEnv(phase, env)
 	var out tailBuffer
 	cmd.Stdout, cmd.Stderr = &out, &out
 	// Its own process group, so a timeout kills whatever the script started.
@@ -281,6 +283,26 @@ func (r *Runner) runOne(ctx context.Context, s Script, phase Phase, env Env) Res
 		res.ExitCode, res.Error = -1, err.Error()
 	}
 	return res
+}
+
+// ScriptPath is the PATH a script gets.
+const ScriptPath = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+
+// scriptEnv is a script's whole environment: a fixed PATH and LANG and
+// the documented ECSSNAP_* variables. Never the daemon's own environment,
+// which may hold the cloud credentials (ALIBABA_CLOUD_ACCESS_KEY_SECRET)
+// or whatever the caller of an in-process job had set.
+func scriptEnv(phase Phase, env Env) []string {
+	return []string{
+		"PATH=" + ScriptPath,
+		"LANG=C.UTF-8",
+		"HOME=/",
+		"ECSSNAP_PHASE=" + string(phase),
+		"ECSSNAP_JOB=" + env.Job,
+		"ECSSNAP_TRIGGER=" + env.Trigger,
+		"ECSSNAP_DISKS=" + strings.Join(env.Disks, " "),
+		"ECSSNAP_MOUNTS=" + strings.Join(env.Mounts, "\n"),
+	}
 }
 
 // tailBuffer keeps the last maxOutput bytes written to it.
