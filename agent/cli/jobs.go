@@ -54,7 +54,7 @@ func listJobs(ctx context.Context, a *app, limit int, jsonOut bool) error {
 		fmt.Fprintln(a.env.Stdout, "No jobs recorded yet.")
 		return nil
 	}
-	tw := tabwriter.NewWriter(a.env.Stdout, 0, 4, 2, ' ', 0)
+	tw := tabwriter.NewWriter(safeWriter{a.env.Stdout}, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "JOB\tSTARTED\tTRIGGER\tSTATE\tOUTCOME\tCONSISTENCY\tSNAPSHOTS\tREASON")
 	for _, v := range views {
 		outcome, level, n := "-", "-", 0
@@ -62,7 +62,7 @@ func listJobs(ctx context.Context, a *app, limit int, jsonOut bool) error {
 			outcome, level, n = dash(v.Result.Outcome), dash(v.Result.Consistency), len(v.Result.Snapshots)
 		}
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%d\t%s\n", v.ID, v.Created.Local().Format(time.DateTime),
-			dash(v.Trigger), v.State, outcome, level, n, dash(v.Reason))
+			dash(printable(v.Trigger)), v.State, outcome, level, n, dash(printable(v.Reason)))
 	}
 	return tw.Flush()
 }
@@ -91,26 +91,29 @@ func runShow(ctx context.Context, a *app, args []string) error {
 	if *jsonOut {
 		return writeJSON(a.env.Stdout, v)
 	}
-	fmt.Fprintf(a.env.Stdout, "Job %s: %s", v.ID, v.State)
+	// What callers wrote (trigger, reason, packages) is data: escaped, so
+	// that it cannot act on the terminal.
+	w := safeWriter{a.env.Stdout}
+	fmt.Fprintf(w, "Job %s: %s", v.ID, v.State)
 	if v.Trigger != "" {
-		fmt.Fprintf(a.env.Stdout, ", trigger %s", v.Trigger)
+		fmt.Fprintf(w, ", trigger %s", printable(v.Trigger))
 	}
 	if v.Reason != "" {
-		fmt.Fprintf(a.env.Stdout, ", reason %q", v.Reason)
+		fmt.Fprintf(w, ", reason %q", v.Reason)
 	}
-	fmt.Fprintln(a.env.Stdout)
+	fmt.Fprintln(w)
 	if len(v.Packages) > 0 {
-		fmt.Fprintf(a.env.Stdout, "taken before %d package change(s):\n", len(v.Packages))
+		fmt.Fprintf(w, "taken before %d package change(s):\n", len(v.Packages))
 		for _, p := range v.Packages {
-			fmt.Fprintf(a.env.Stdout, "  %s\n", p)
+			fmt.Fprintf(w, "  %s\n", printable(p))
 		}
 	}
 	if v.Result != nil {
-		printSnapshotTable(a.env.Stdout, v.Result)
-		fmt.Fprintln(a.env.Stdout, summary(v.Result))
+		printSnapshotTable(w, v.Result)
+		fmt.Fprintln(w, printable(summary(v.Result)))
 	}
 	if v.Error != "" {
-		fmt.Fprintf(a.env.Stdout, "error: %s\n", v.Error)
+		fmt.Fprintf(w, "error: %s\n", printable(v.Error))
 	}
 	return nil
 }
