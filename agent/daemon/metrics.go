@@ -39,11 +39,14 @@ func (m *metrics) observe(res *job.Result) {
 	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	m.jobs[[2]string{res.Outcome, res.Trigger}]++
+	m.jobs[[2]string{outcomeLabel(res.Outcome), triggerLabel(res.Trigger)}]++
 	m.apiCalls += res.APICalls
 	m.apiRetries += res.Retries
 	m.apiSeconds += float64(res.APITimeMS) / 1000
 	for code, n := range res.APIErrors {
+		if _, seen := m.apiErrors[code]; !seen && len(m.apiErrors) >= maxErrorCodes {
+			code = otherLabel
+		}
 		m.apiErrors[code] += n
 	}
 	if f := res.Freeze; f != nil && len(f.Frozen) > 0 {
@@ -89,7 +92,7 @@ func (m *metrics) write(w io.Writer, j *Jobs) error {
 		return keys[a][0] < keys[b][0] || keys[a][0] == keys[b][0] && keys[a][1] < keys[b][1]
 	})
 	for _, k := range keys {
-		p("ecssnap_jobs_total{outcome=%q,trigger=%q} %d\n", k[0], k[1], m.jobs[k])
+		p("ecssnap_jobs_total{outcome=\"%s\",trigger=\"%s\"} %d\n", escapeLabel(k[0]), escapeLabel(k[1]), m.jobs[k])
 	}
 	p("# HELP ecssnap_freeze_held_seconds Time filesystems were frozen per job.\n# TYPE ecssnap_freeze_held_seconds summary\n")
 	p("ecssnap_freeze_held_seconds_sum %g\necssnap_freeze_held_seconds_count %d\n", m.frozenSum, m.frozenCount)
@@ -104,7 +107,7 @@ func (m *metrics) write(w io.Writer, j *Jobs) error {
 	}
 	sort.Strings(codes)
 	for _, c := range codes {
-		p("ecssnap_api_errors_total{code=%q} %d\n", c, m.apiErrors[c])
+		p("ecssnap_api_errors_total{code=\"%s\"} %d\n", escapeLabel(c), m.apiErrors[c])
 	}
 	p("# HELP ecssnap_freeze_thawed_early_total Freezes ended by the deadline, a signal or the guard before the creates were answered.\n# TYPE ecssnap_freeze_thawed_early_total counter\necssnap_freeze_thawed_early_total %d\n", m.thawedEarly)
 	p("# HELP ecssnap_thaw_recoveries_total Filesystems thawed at start from a dead process's freeze journal.\n# TYPE ecssnap_thaw_recoveries_total counter\necssnap_thaw_recoveries_total %d\n", m.guardThaws)
