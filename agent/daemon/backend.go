@@ -69,7 +69,13 @@ func (b *backend) view(e *Job) *localapi.JobView {
 
 // RecordView shows a stored job the way the API does.
 func RecordView(r *store.Record) *localapi.JobView {
+	var joined []localapi.Joiner
+	for _, j := range r.Joined {
+		joined = append(joined, localapi.Joiner{Time: j.Time, Trigger: j.Trigger, Session: j.Session,
+			Caller: localapi.Caller{UID: j.Caller.UID, GID: j.Caller.GID, PID: j.Caller.PID, Cmdline: j.Caller.Cmdline}})
+	}
 	return &localapi.JobView{
+		JoinedBy: joined, JoinedCount: r.JoinedCount,
 		ID: r.ID, State: r.State, Trigger: r.Request.Trigger, Reason: r.Request.Reason, Session: r.Session,
 		Packages: r.Request.Packages,
 		Created:  r.Created, Updated: r.Updated, Result: r.Result, Error: r.Error,

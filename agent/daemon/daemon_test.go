@@ -258,7 +258,8 @@ func TestJoinsJobsFinishedBeforeStart(t *testing.T) {
 	finished := func(id string, age time.Duration, errText, outcome string) *store.Record {
 		rec := &store.Record{ID: id, State: store.StateDone, Session: "pm-" + id, Created: now.Add(-age), Updated: now.Add(-age),
 			Request: store.RequestRecord{Trigger: "apt", Disks: plan.Selection{Kind: "all"}, Packages: []string{"install a 1"}},
-			Result:  &job.Result{Outcome: outcome}, Error: errText}
+			Result: &job.Result{Outcome: outcome, Consistency: "crash", Snapshots: []job.SnapshotResult{
+				{DiskID: "d-1", DiskType: "system", SnapshotID: "s-" + id, State: job.StateAccomplished}}}, Error: errText}
 		if err := st.Save(rec); err != nil {
 			t.Fatal(err)
 		}
@@ -274,7 +275,7 @@ func TestJoinsJobsFinishedBeforeStart(t *testing.T) {
 	}
 	req := hookRequest("pm-new")
 	req.Packages = []string{"install a 1", "upgrade b 1 -> 2"}
-	e, joined, err := jobs.Submit(req, localapi.Caller{})
+	e, joined, err := jobs.Submit(req, localapi.Caller{UID: 0, PID: 4321, Cmdline: "apt-get install b"})
 	if err != nil || !joined || e.ID() != "j-ok" {
 		t.Fatalf("Submit: job %v joined %v err %v; want to join j-ok (j-failed failed, j-old is outside the window)", e.ID(), joined, err)
 	}
@@ -284,6 +285,9 @@ func TestJoinsJobsFinishedBeforeStart(t *testing.T) {
 	}
 	if want := []string{"install a 1", "upgrade b 1 -> 2"}; !slices.Equal(rec.Request.Packages, want) {
 		t.Errorf("recorded packages %q, want %q", rec.Request.Packages, want)
+	}
+	if rec.JoinedCount != 1 || len(rec.Joined) != 1 || rec.Joined[0].Caller.PID != 4321 || rec.Joined[0].Session != "pm-new" {
+		t.Errorf("the joining request is not recorded on the job: %+v", rec.Joined)
 	}
 
 	manual := localapi.CreateJobRequest{Trigger: "manual", Disks: plan.Selection{Kind: "all"}}

@@ -124,7 +124,11 @@ func (j *Jobs) Submit(req localapi.CreateJobRequest, caller localapi.Caller) (*J
 	}
 	j.mu.Lock()
 	defer j.mu.Unlock()
-	j.engine(nil).Defaults.Apply(&jr)
+	if j.engine != nil {
+		j.engine(nil).Defaults.Apply(&jr)
+	} else {
+		job.Defaults{}.Apply(&jr)
+	}
 	now := j.now()
 	who := store.Caller{UID: caller.UID, GID: caller.GID, PID: caller.PID, Cmdline: caller.Cmdline}
 	if !req.Force {

@@ -23,7 +23,7 @@ const (
 	MaxRetentionDays = 65536
 	// MaxReasonLen bounds the free text kept in the job record; the
 	// snapshot description takes the first 256 characters of it.
-	MaxReasonLen = 1024
+	MaxReasonLen = 4096
 	// MaxMounts bounds --mount paths per request.
 	MaxMounts = 64
 	// maxMountLen is PATH_MAX.

@@ -151,8 +151,20 @@ type JobView struct {
 	Created  time.Time   `json:"created"`
 	Updated  time.Time   `json:"updated"`
 	Caller   *Caller     `json:"caller,omitempty"`
+	// JoinedBy are the later requests that joined the job (the newest of
+	// them); JoinedCount counts them all.
+	JoinedBy    []Joiner `json:"joined_by,omitempty"`
+	JoinedCount int      `json:"joined_count,omitempty"`
 	Result   *job.Result `json:"result,omitempty"`
 	Error    string      `json:"error,omitempty"`
+}
+
+// Joiner is a request that joined a job instead of running its own.
+type Joiner struct {
+	Caller  Caller    `json:"caller"`
+	Time    time.Time `json:"time"`
+	Trigger string    `json:"trigger,omitempty"`
+	Session string    `json:"session,omitempty"`
 }
 
 // Health is the body of GET /v1/health.
