@@ -43,9 +43,9 @@ type Options struct {
 	// zero value means store.DefaultRetention.
 	JobRecords store.Retention
 	Version    string
-	Logger          *slog.Logger
-	Getenv          func(string) string
-	Now             func() time.Time
+	Logger     *slog.Logger
+	Getenv     func(string) string
+	Now        func() time.Time
 }
 
 // Serve runs the daemon until ctx ends: it thaws what a crashed

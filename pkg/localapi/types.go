@@ -146,17 +146,17 @@ type JobView struct {
 	Reason  string `json:"reason,omitempty"`
 	Session string `json:"session,omitempty"`
 	// Packages are the package changes the job was taken before.
-	Packages []string    `json:"packages,omitempty"`
-	Joined   bool        `json:"joined,omitempty"` // the request joined an existing job
-	Created  time.Time   `json:"created"`
-	Updated  time.Time   `json:"updated"`
-	Caller   *Caller     `json:"caller,omitempty"`
+	Packages []string  `json:"packages,omitempty"`
+	Joined   bool      `json:"joined,omitempty"` // the request joined an existing job
+	Created  time.Time `json:"created"`
+	Updated  time.Time `json:"updated"`
+	Caller   *Caller   `json:"caller,omitempty"`
 	// JoinedBy are the later requests that joined the job (the newest of
 	// them); JoinedCount counts them all.
-	JoinedBy    []Joiner `json:"joined_by,omitempty"`
-	JoinedCount int      `json:"joined_count,omitempty"`
-	Result   *job.Result `json:"result,omitempty"`
-	Error    string      `json:"error,omitempty"`
+	JoinedBy    []Joiner    `json:"joined_by,omitempty"`
+	JoinedCount int         `json:"joined_count,omitempty"`
+	Result      *job.Result `json:"result,omitempty"`
+	Error       string      `json:"error,omitempty"`
 }
 
 // Joiner is a request that joined a job instead of running its own.
