@@ -8,6 +8,7 @@ import (
 
 	"github.com/ecssnap/ecssnap/agent/config"
 	"github.com/ecssnap/ecssnap/pkg/job"
+	"github.com/ecssnap/ecssnap/pkg/localapi"
 	"github.com/ecssnap/ecssnap/pkg/plan"
 )
 
@@ -37,6 +38,9 @@ func exitCode(err error) int {
 		return ExitFailed
 	case errors.As(err, &pe):
 		return ExitPermission
+	case errors.Is(err, localapi.ErrBusy):
+		// The daemon's queue or this user's request rate is at its bound.
+		return ExitTemporary
 	}
 	var remote *remoteJobError
 	if errors.As(err, &remote) {
