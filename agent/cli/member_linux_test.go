@@ -31,11 +31,11 @@ import (
 // (a user and a group created for the test): as the CLI (runCLIEnv), or as
 // a raw client of the local API that sends what no CLI would.
 const (
-	apiHelperEnv   = "ECSSNAP_TEST_API"       // "METHOD PATH"
-	apiBodyEnv     = "ECSSNAP_TEST_API_BODY"  // the request body
-	apiCountEnv    = "ECSSNAP_TEST_API_COUNT" // send it this many times
-	apiSocketEnv   = "ECSSNAP_TEST_API_SOCKET"
-	memberGroup    = "ecssnap"
+	apiHelperEnv = "ECSSNAP_TEST_API"       // "METHOD PATH"
+	apiBodyEnv   = "ECSSNAP_TEST_API_BODY"  // the request body
+	apiCountEnv  = "ECSSNAP_TEST_API_COUNT" // send it this many times
+	apiSocketEnv = "ECSSNAP_TEST_API_SOCKET"
+	memberGroup  = "ecssnap"
 )
 
 // apiAnswer is one answer as the raw client reports it.
