@@ -201,7 +201,7 @@ func FuzzConfigYAML(f *testing.F) {
 // The job package validates requests against the important tag's key; it
 // cannot import this package, so the two constants are checked here.
 func TestImportantTagKeyMatchesJob(t *testing.T) {
-	if TagImportant != job.TagImportant {
-		t.Errorf("retention.TagImportant %q != job.TagImportant %q", TagImportant, job.TagImportant)
+	if retention.TagImportant != job.TagImportant {
+		t.Errorf("retention.TagImportant %q != job.TagImportant %q", retention.TagImportant, job.TagImportant)
 	}
 }
