@@ -23,7 +23,7 @@ func TestDoctor(t *testing.T) {
 			t.Errorf("%s has no detail", c.Name)
 		}
 	}
-	for _, name := range []string{"metadata service", "instance identity", "credentials", "RAM ecs:CreateSnapshot",
+	for _, name := range []string{"API endpoint", "metadata service", "instance identity", "credentials", "RAM ecs:CreateSnapshot",
 		"RAM ecs:DescribeDisks", "RAM ecs:DeleteSnapshotGroup", "quota d-bp1ecssnapeff0000001"} {
 		if got[name] != "PASS" {
 			t.Errorf("%s = %q, want PASS (all: %v)", name, got[name], got)
@@ -44,5 +44,23 @@ func TestDoctor(t *testing.T) {
 	code, stdout, _ = h.run("ecssnap", "doctor")
 	if code != cli.ExitFailed || !strings.Contains(stdout, "FAIL  metadata service") || !strings.Contains(stdout, "not checked") {
 		t.Errorf("exit %d\n%s", code, stdout)
+	}
+}
+
+// Plain HTTP to a remote API endpoint is refused (exit 78) unless
+// api_insecure_http is set, and then the doctor warns about it. The
+// metadata service is unreachable here, so nothing is sent to the endpoint.
+func TestDoctorInsecureAPIEndpoint(t *testing.T) {
+	h := newHarness(t)
+	h.vars["ECSSNAP_METADATA_ENDPOINT"] = "http://127.0.0.1:1"
+	h.vars["ECSSNAP_API_ENDPOINT"] = "http://192.0.2.10"
+	code, _, stderr := h.run("ecssnap", "doctor")
+	if code != cli.ExitConfig || !strings.Contains(stderr, "api_insecure_http") || strings.Count(stderr, "\n") != 1 {
+		t.Fatalf("plain HTTP endpoint: exit %d, %q", code, stderr)
+	}
+	h.vars["ECSSNAP_CONFIG"] = writeConfig(t, "consistency: crash\napi_insecure_http: true\n")
+	_, stdout, _ := h.run("ecssnap", "doctor")
+	if !strings.Contains(stdout, "WARN  API endpoint") || !strings.Contains(stdout, "in clear") {
+		t.Errorf("doctor with api_insecure_http:\n%s", stdout)
 	}
 }
