@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"strings"
 	"unicode/utf8"
+
+	"github.com/ecssnap/ecssnap/pkg/job"
 )
 
 // Package actions, in the order summaries list them.
@@ -63,7 +65,7 @@ func (c Change) String() string {
 }
 
 // TagPackages is the summary tag on the hooks' snapshots.
-const TagPackages = "ecssnap:packages"
+const TagPackages = job.TagPackages
 
 // counts is the number of changes per action, e.g. "3 to upgrade, 1 to
 // install".

@@ -33,10 +33,17 @@ const (
 	maxDiskIDs = 64
 )
 
-// TagImportant is the one reserved tag a caller may set (ecssnap now
-// --important): retention keeps the job's snapshots under a stricter limit.
-// It is retention.TagImportant; the job package cannot import retention.
-const TagImportant = "ecssnap:important"
+// The reserved tags a caller may set. TagImportant (ecssnap now
+// --important) keeps the job's snapshots under retention's stricter limit;
+// it is retention.TagImportant, which this package cannot import.
+// TagPackages is what the package-manager hooks say the snapshot was taken
+// before (hook.TagPackages). Every other ecssnap: key is ecssnap's to set:
+// a caller who could write ecssnap:managed=false, say, would make a
+// snapshot that retention and the RAM policy no longer recognise.
+const (
+	TagImportant = "ecssnap:important"
+	TagPackages  = "ecssnap:packages"
+)
 
 // ValidTrigger checks a trigger name: a short word of ASCII letters,
 // digits, '-' and '_', so that it is safe as a tag value, a Prometheus
@@ -100,9 +107,9 @@ func (r Request) Validate() error {
 
 // ValidateTags checks a request's tags: at most MaxUserTags, each valid
 // under the API's rules, no key twice, and no reserved ecssnap: key but
-// TagImportant=true.
+// TagImportant=true and TagPackages.
 func ValidateTags(tags []cloud.Tag) error {
-	if len(tags) > MaxUserTags+1 {
+	if len(tags) > MaxUserTags+2 {
 		return fmt.Errorf("%d tags, at most %d (ecssnap's own tags use the rest of the API's %d)", len(tags), MaxUserTags, maxTags)
 	}
 	seen := map[string]bool{}
@@ -112,9 +119,15 @@ func ValidateTags(tags []cloud.Tag) error {
 			return fmt.Errorf("tag key %q given twice", t.Key)
 		}
 		seen[t.Key] = true
-		if t.Key == TagImportant {
+		switch t.Key {
+		case TagImportant:
 			if t.Value != "true" {
 				return fmt.Errorf("tag %s: only the value true may be set", TagImportant)
+			}
+			continue
+		case TagPackages:
+			if err := ValidateUserTag(cloud.Tag{Key: "packages", Value: t.Value}); err != nil {
+				return err
 			}
 			continue
 		}

@@ -19,6 +19,7 @@ func TestRequestValidate(t *testing.T) {
 		{"plain", Request{Disks: all}, ""},
 		{"hook", Request{Trigger: "pre-upgrade", Disks: plan.Selection{Kind: "ids", IDs: []string{"d-bp1abc"}}, RetentionDays: 7}, ""},
 		{"important", Request{Disks: all, Tags: []cloud.Tag{{Key: TagImportant, Value: "true"}, {Key: "team", Value: "db"}}}, ""},
+		{"hook's packages tag", Request{Trigger: "apt", Disks: all, Tags: []cloud.Tag{{Key: TagPackages, Value: "1 upgrade: openssl"}}}, ""},
 		{"trigger with a line separator", Request{Trigger: "apt\u2028x", Disks: all}, "trigger"},
 		{"trigger with a newline", Request{Trigger: "apt\nX=1", Disks: all}, "trigger"},
 		{"trigger with an escape", Request{Trigger: "apt\x1b[2J", Disks: all}, "trigger"},
