@@ -54,10 +54,11 @@ func levelCovers(have job.Request, res *job.Result, finished bool, want job.Requ
 	if achieved < want.Require {
 		return false
 	}
-	// The same default on the same machine reaches the same level (a disk
-	// ecssnap cannot map keeps every job at crash): a new job would not
-	// do better, and would snapshot again for every dpkg run.
-	if want.Consistency == job.LevelDefault && have.Consistency == job.LevelDefault {
+	// The same ask on the same machine reaches the same level (a disk
+	// ecssnap cannot map keeps every job at crash): a new job would not do
+	// better, and would snapshot again for every dpkg run of a session.
+	// The required level was checked above.
+	if want.Consistency == have.Consistency {
 		return true
 	}
 	return achieved >= rank(want.Consistency)
