@@ -88,6 +88,9 @@ func hookClass(err error) string {
 	if errors.Is(err, localapi.ErrDaemonNotRunning) {
 		return job.ClassUnavailable
 	}
+	if errors.Is(err, localapi.ErrBusy) {
+		return job.ClassTemporary // the daemon's queue is full
+	}
 	return job.Classify(err)
 }
 
