@@ -334,7 +334,7 @@ func jobOf(t *testing.T, stdout string) (id string, disks []string, consistency 
 // snapshots, and nothing more (issue 20, and issue 13 item 7).
 func TestGroupMemberMayAskForSnapshotsAndNothingMore(t *testing.T) {
 	m := newMember(t)
-	d := startMemberDaemon(t, "consistency: crash\njob_records: {keep: 2}\nlocal_api: {rate_per_uid: 0.2, burst_per_uid: 12, queue_per_uid: 2}\n",
+	d := startMemberDaemon(t, "consistency: crash\njob_records: {keep: 2}\nlocal_api: {rate_per_uid: 0.05, burst_per_uid: 12, queue_per_uid: 2}\n",
 		map[string]string{"10-env": "env\n"})
 	const secret = "ALIBABA_CLOUD_ACCESS_KEY_SECRET"
 	// Root's CLI in this process, for the plans it makes itself.
