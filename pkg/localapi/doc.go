@@ -22,7 +22,8 @@
 // request whose caller could not be identified (no peer credentials, as on
 // a TCP listener or a platform without SO_PEERCRED) gets 401. Identity never
 // comes from the request. Every mutation is logged with uid, pid and
-// command line.
+// command line. The costly requests (POST /v1/jobs, POST /v1/plan) of every
+// uid but root are rate-limited per uid (RateLimit): over it, 429.
 //
 // Every non-2xx answer carries one envelope:
 //
@@ -32,5 +33,7 @@
 // fields and invalid values, 403 also for a Host header other than
 // "local-ecssnap" (a request relayed by a proxy or a browser), 404 for
 // unknown paths and jobs, 405 for a known path with the wrong method, 413
-// for bodies over the cap, 500 for backend failures.
+// for bodies over the cap, 429 ("busy", with Retry-After when it is the
+// rate) for a caller over its rate or a full job queue, 500 for backend
+// failures.
 package localapi
