@@ -140,6 +140,13 @@ func (a *app) inProcess(ctx context.Context, creq localapi.CreateJobRequest, out
 	}()
 	jobs.Drain(ctx)
 	<-followed
+	if st != nil {
+		// The daemon bounds the job records; so does a machine where it
+		// never runs.
+		if _, err := st.Retain(store.Retention{Keep: a.cfg.JobRecords.Keep, MaxAge: a.cfg.JobRecords.MaxAge}); err != nil {
+			a.logger.Warn("could not remove old job records", "error", err)
+		}
+	}
 	return j.Result()
 }
 
