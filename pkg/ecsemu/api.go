@@ -19,21 +19,29 @@ type actionSpec struct {
 	idempotent bool
 	// throttle is the error throttled calls of this action get.
 	throttle *apiError
-	run      func(e *Emulator, c *callCtx) (any, *apiError)
+	// params lists what the action documents as its parameters' demands
+	// (the request models of ecs-20140526 mark them "required"); the
+	// gateway checks them before the handler runs. See requireParams.
+	params paramRules
+	run    func(e *Emulator, c *callCtx) (any, *apiError)
 }
 
 // actions is every API action the emulator serves.
 var actions = map[string]actionSpec{
-	"DescribeInstances":       {run: (*Emulator).describeInstances},
-	"DescribeDisks":           {run: (*Emulator).describeDisks},
-	"DescribeSnapshots":       {run: (*Emulator).describeSnapshots},
-	"DescribeSnapshotGroups":  {run: (*Emulator).describeSnapshotGroups},
-	"CreateSnapshot":          {mutating: true, idempotent: true, throttle: errThrottlingCreate, run: (*Emulator).createSnapshot},
-	"CreateSnapshotGroup":     {mutating: true, idempotent: true, run: (*Emulator).createSnapshotGroup},
-	"DeleteSnapshot":          {mutating: true, run: (*Emulator).deleteSnapshot},
-	"DeleteSnapshotGroup":     {mutating: true, run: (*Emulator).deleteSnapshotGroup},
-	"ModifySnapshotAttribute": {mutating: true, run: (*Emulator).modifySnapshotAttribute},
-	"TagResources":            {mutating: true, run: (*Emulator).tagResources},
+	"DescribeInstances":         {params: regional(), run: (*Emulator).describeInstances},
+	"DescribeInstanceAttribute": {params: global("InstanceId"), run: (*Emulator).describeInstanceAttribute},
+	"DescribeInstanceStatus":    {params: regional(), run: (*Emulator).describeInstanceStatus},
+	"DescribeDisks":             {params: regional(), run: (*Emulator).describeDisks},
+	"DescribeSnapshots":         {params: regional(), run: (*Emulator).describeSnapshots},
+	"DescribeSnapshotGroups":    {params: regional(), run: (*Emulator).describeSnapshotGroups},
+	"CreateSnapshot":            {mutating: true, idempotent: true, throttle: errThrottlingCreate, params: global("DiskId"), run: (*Emulator).createSnapshot},
+	"CreateSnapshotGroup":       {mutating: true, idempotent: true, params: regional(), run: (*Emulator).createSnapshotGroup},
+	"DeleteSnapshot":            {mutating: true, params: global("SnapshotId"), run: (*Emulator).deleteSnapshot},
+	"DeleteSnapshotGroup":       {mutating: true, params: regional("SnapshotGroupId"), run: (*Emulator).deleteSnapshotGroup},
+	"ModifySnapshotAttribute":   {mutating: true, params: global("SnapshotId"), run: (*Emulator).modifySnapshotAttribute},
+	"TagResources":              {mutating: true, params: regional("ResourceType", "ResourceId.N", "Tag.N.Key"), run: (*Emulator).tagResources},
+	"ListTagResources":          {params: regional("ResourceType"), run: (*Emulator).listTagResources},
+	"UntagResources":            {mutating: true, params: regional("ResourceType", "ResourceId.N"), run: (*Emulator).untagResources},
 }
 
 // Actions returns the names of the API actions the emulator serves.
@@ -50,12 +58,12 @@ type callCtx struct {
 func (e *Emulator) APIHandler() http.Handler { return http.HandlerFunc(e.serveAPI) }
 
 func (e *Emulator) serveAPI(w http.ResponseWriter, r *http.Request) {
-	raw, perr := readParams(r)
-	p := params(raw)
-	action := p["Action"]
+	req, perr := readRequest(r)
+	p := params(req.params)
+	action := req.action()
 	e.mu.Lock()
 	f := e.faults
-	draws := e.faultDraws(p)
+	draws := e.faultDraws(req.identity())
 	e.mu.Unlock()
 	if f.appliesTo(action) && (f.Latency > 0 || f.LatencyJitter > 0) {
 		if !sleepCtx(r.Context(), latency(f, draws)) {
@@ -64,7 +72,11 @@ func (e *Emulator) serveAPI(w http.ResponseWriter, r *http.Request) {
 	}
 
 	e.mu.Lock()
-	call := Call{Time: e.clock.Now(), RequestID: e.newRequestID(), Method: r.Method, Action: action, Params: maps.Clone(raw)}
+	call := Call{Time: e.clock.Now(), RequestID: e.newRequestID(), Method: r.Method, Action: action,
+		Params: maps.Clone(req.params), Signature: signatureV1}
+	if req.v3() {
+		call.Signature = signatureV3
+	}
 	var (
 		spec   actionSpec
 		aerr   = perr
@@ -73,7 +85,13 @@ func (e *Emulator) serveAPI(w http.ResponseWriter, r *http.Request) {
 		key    string
 	)
 	if aerr == nil {
-		spec, aerr = e.authenticate(r.Method, p)
+		spec, aerr = e.authenticate(req)
+	}
+	if aerr == nil && !spec.params.regional {
+		// The action has no RegionId: one sent anyway is ignored, so it
+		// neither reaches the handler nor the idempotency fingerprint.
+		p = maps.Clone(p)
+		delete(p, "RegionId")
 	}
 	if aerr == nil {
 		call.Fault, aerr = e.injectFault(spec, action, f, draws)

@@ -10,11 +10,29 @@ const APIVersion = "2014-05-26"
 // timestampFormat is the RPC Timestamp format (UTC).
 const timestampFormat = "2006-01-02T15:04:05Z"
 
-// authenticate runs the gateway checks in the order a client meets them:
-// required common parameters, the API's existence, timestamp, signature
-// method, access key and STS token, signature, nonce replay, region.
+// authenticate runs the gateway checks of a V1 or V3 request, then the
+// action's parameter rules. Callers hold e.mu.
+func (e *Emulator) authenticate(q *rpcRequest) (actionSpec, *apiError) {
+	var (
+		spec actionSpec
+		aerr *apiError
+	)
+	if q.v3() {
+		spec, aerr = e.authenticateV3(q)
+	} else {
+		spec, aerr = e.authenticateV1(q.method, params(q.params))
+	}
+	if aerr != nil {
+		return spec, aerr
+	}
+	return spec, e.requireParams(spec.params, params(q.params))
+}
+
+// authenticateV1 runs the signature V1 checks in the order a client meets
+// them: required common parameters, the API's existence, timestamp,
+// signature method, access key and STS token, signature, nonce replay.
 // Callers hold e.mu.
-func (e *Emulator) authenticate(method string, p params) (actionSpec, *apiError) {
+func (e *Emulator) authenticateV1(method string, p params) (actionSpec, *apiError) {
 	for _, name := range []string{"Action", "Version"} {
 		if p[name] == "" {
 			return actionSpec{}, errMissingParameter(name)
@@ -32,14 +50,9 @@ func (e *Emulator) authenticate(method string, p params) (actionSpec, *apiError)
 			return spec, errMissingParameter(name)
 		}
 	}
-	ts, err := time.Parse(timestampFormat, p["Timestamp"])
-	if err != nil {
-		return spec, errTimestampFormat
-	}
-	signNow := e.signClock.Now()
-	window := e.sc.Behavior.TimestampWindow.D()
-	if skew := signNow.Sub(ts); skew > window || skew < -window {
-		return spec, errTimestampExpired
+	signNow, aerr := e.checkTimestamp(p["Timestamp"])
+	if aerr != nil {
+		return spec, aerr
 	}
 	if p["SignatureMethod"] != "HMAC-SHA1" {
 		return spec, errSignatureMethod
@@ -47,7 +60,7 @@ func (e *Emulator) authenticate(method string, p params) (actionSpec, *apiError)
 	if p["SignatureVersion"] != "1.0" {
 		return spec, errSignatureVersion
 	}
-	secret, aerr := e.secretFor(p)
+	secret, aerr := e.secretFor(p["AccessKeyId"], p["SecurityToken"])
 	if aerr != nil {
 		return spec, aerr
 	}
@@ -56,22 +69,28 @@ func (e *Emulator) authenticate(method string, p params) (actionSpec, *apiError)
 	}
 	// Nonces are checked only after the signature, so a forged request
 	// cannot burn a legitimate client's nonce.
-	if aerr := e.useNonce(p["AccessKeyId"]+"\x00"+p["SignatureNonce"], signNow, window); aerr != nil {
-		return spec, aerr
+	return spec, e.useNonce(p["AccessKeyId"]+"\x00"+p["SignatureNonce"], signNow, e.sc.Behavior.TimestampWindow.D())
+}
+
+// checkTimestamp parses a request time (V1 Timestamp, V3 x-acs-date) and
+// refuses one further than the window from the signing clock; it returns
+// the signing clock's now.
+func (e *Emulator) checkTimestamp(v string) (time.Time, *apiError) {
+	ts, err := time.Parse(timestampFormat, v)
+	if err != nil {
+		return time.Time{}, errTimestampFormat
 	}
-	if p["RegionId"] == "" {
-		return spec, errMissingParameter("RegionId")
+	signNow := e.signClock.Now()
+	window := e.sc.Behavior.TimestampWindow.D()
+	if skew := signNow.Sub(ts); skew > window || skew < -window {
+		return time.Time{}, errTimestampExpired
 	}
-	if p["RegionId"] != e.sc.Region {
-		return spec, errRegionNotFound
-	}
-	return spec, nil
+	return signNow, nil
 }
 
 // secretFor finds the secret of the request's access key, checking the
 // SecurityToken of STS keys against the emulator clock.
-func (e *Emulator) secretFor(p params) (string, *apiError) {
-	id, token := p["AccessKeyId"], p["SecurityToken"]
+func (e *Emulator) secretFor(id, token string) (string, *apiError) {
 	for _, k := range e.sc.AccessKeys {
 		if k.ID == id {
 			if token != "" {

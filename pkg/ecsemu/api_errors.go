@@ -74,6 +74,13 @@ func errSignatureMismatch(stringToSign string) *apiError {
 		"Specified signature is not matched with our calculation. server string to sign is:%s", stringToSign)
 }
 
+// errIncompleteSignature refuses a signature V3 request whose Authorization
+// header is malformed or leaves out what must be signed.
+func errIncompleteSignature(detail string) *apiError {
+	return newErr(http.StatusBadRequest, "IncompleteSignature",
+		"The request signature does not conform to Aliyun standards: %s.", detail)
+}
+
 // Fault-injection errors. Throttling is classified by the code prefix
 // "Throttling"; the status differs by action.
 var (

@@ -300,9 +300,6 @@ func (e *Emulator) groupJSON(g *groupState, now time.Time) groupJSON {
 
 func (e *Emulator) deleteSnapshotGroup(c *callCtx) (any, *apiError) {
 	id := c.p["SnapshotGroupId"]
-	if id == "" {
-		return nil, errMissingParameter("SnapshotGroupId")
-	}
 	g, ok := e.groups[id]
 	if !ok {
 		return nil, errGroupNotFound

@@ -2,6 +2,7 @@ package ecsemu
 
 import (
 	"io"
+	"maps"
 	"mime"
 	"net/http"
 	"net/url"
@@ -12,25 +13,86 @@ import (
 // maxBodyBytes caps a form body; RPC requests are small.
 const maxBodyBytes = 1 << 20
 
-// readParams extracts the merged RPC parameters of r: the query string and,
-// for a form body, the body. Clients differ (the Go SDK puts everything in
-// the query of a POST; others use GET or a form body), so both are read.
-func readParams(r *http.Request) (map[string]string, *apiError) {
-	if r.Method != http.MethodGet && r.Method != http.MethodPost {
-		return nil, errUnsupportedMethod
+// rpcRequest is one API request as the gateway sees it: the merged
+// parameters and what signature V3 needs besides (the query alone, the raw
+// body, the headers).
+type rpcRequest struct {
+	method string
+	// params are the query and form-body parameters merged.
+	params map[string]string
+	// query holds the query-string parameters only: V3 signs them, not the body.
+	query  map[string]string
+	body   []byte
+	header http.Header
+	host   string
+	path   string // escaped
+}
+
+// v3 reports whether the request is signed with signature V3 (an
+// Authorization header), or looks like a V3 request that lost it. V1
+// requests may carry x-acs-* headers too (the Tea SDKs send x-acs-action
+// with V1), so those alone do not decide.
+func (q *rpcRequest) v3() bool {
+	if q.header.Get("Authorization") != "" {
+		return true
 	}
-	var body []byte
+	return q.params["Signature"] == "" && q.params["Action"] == "" && q.header.Get("x-acs-action") != ""
+}
+
+// action names the requested action: the x-acs-action header with V3, the
+// Action parameter with V1.
+func (q *rpcRequest) action() string {
+	if q.v3() {
+		return q.header.Get("x-acs-action")
+	}
+	return q.params["Action"]
+}
+
+// identity is the parameter set that identifies a logical request for
+// fault draws: with V3 the action and version travel in headers, so they
+// are added as V1 would carry them.
+func (q *rpcRequest) identity() params {
+	if !q.v3() {
+		return params(q.params)
+	}
+	p := maps.Clone(q.params)
+	if p == nil {
+		p = map[string]string{}
+	}
+	p["Action"], p["Version"] = q.header.Get("x-acs-action"), q.header.Get("x-acs-version")
+	return p
+}
+
+// readRequest reads r into an rpcRequest. Clients differ (the Go SDK v1
+// puts everything in the query of a POST; others use GET or a form body),
+// so both are read and merged. On a parameter error the request is still
+// returned (with what could be read) so the call can be recorded.
+func readRequest(r *http.Request) (*rpcRequest, *apiError) {
+	q := &rpcRequest{method: r.Method, header: r.Header, host: r.Host, path: r.URL.EscapedPath()}
+	if r.Method != http.MethodGet && r.Method != http.MethodPost {
+		return q, errUnsupportedMethod
+	}
 	if r.Body != nil {
 		b, err := io.ReadAll(io.LimitReader(r.Body, maxBodyBytes+1))
 		if err != nil {
-			return nil, newErr(http.StatusBadRequest, "InvalidParameter", "The request body could not be read.")
+			return q, newErr(http.StatusBadRequest, "InvalidParameter", "The request body could not be read.")
 		}
 		if len(b) > maxBodyBytes {
-			return nil, newErr(http.StatusRequestEntityTooLarge, "InvalidParameter", "The request body is too large.")
+			return q, newErr(http.StatusRequestEntityTooLarge, "InvalidParameter", "The request body is too large.")
 		}
-		body = b
+		q.body = b
 	}
-	return parseParams(r.URL.RawQuery, r.Header.Get("Content-Type"), body)
+	query := map[string]string{}
+	if aerr := mergeForm(query, r.URL.RawQuery); aerr != nil {
+		return q, aerr
+	}
+	q.query = query
+	all, aerr := parseParams(r.URL.RawQuery, r.Header.Get("Content-Type"), q.body)
+	if aerr != nil {
+		return q, aerr
+	}
+	q.params = all
+	return q, nil
 }
 
 // parseParams merges a raw query string and a request body into one

@@ -116,9 +116,6 @@ func snapshotParams(p params) (name, desc string, retention int, aerr *apiError)
 
 func (e *Emulator) createSnapshot(c *callCtx) (any, *apiError) {
 	diskID := c.p["DiskId"]
-	if diskID == "" {
-		return nil, errMissingParameter("DiskId")
-	}
 	name, desc, retention, aerr := snapshotParams(c.p)
 	if aerr != nil {
 		return nil, aerr
@@ -215,9 +212,6 @@ func (e *Emulator) snapshotJSON(s *snapshotState, now time.Time) snapshotJSON {
 
 func (e *Emulator) deleteSnapshot(c *callCtx) (any, *apiError) {
 	id := c.p["SnapshotId"]
-	if id == "" {
-		return nil, errMissingParameter("SnapshotId")
-	}
 	force, aerr := c.p.bool("Force")
 	if aerr != nil {
 		return nil, aerr
@@ -245,9 +239,6 @@ func (e *Emulator) deleteSnapshot(c *callCtx) (any, *apiError) {
 
 func (e *Emulator) modifySnapshotAttribute(c *callCtx) (any, *apiError) {
 	id := c.p["SnapshotId"]
-	if id == "" {
-		return nil, errMissingParameter("SnapshotId")
-	}
 	name, desc, retention, aerr := snapshotParams(c.p)
 	if aerr != nil {
 		return nil, aerr

@@ -12,23 +12,16 @@ const maxTagsPerResource = 20
 // tagResources adds or overwrites tags on snapshots, disks or the instance.
 // Snapshot-consistent groups cannot be tagged here (no such ResourceType).
 func (e *Emulator) tagResources(c *callCtx) (any, *apiError) {
+	// ResourceType, ResourceId.N and Tag.N.Key are checked by the gateway
+	// (the action's paramRules).
 	rtype := c.p["ResourceType"]
-	if rtype == "" {
-		return nil, errMissingParameter("ResourceType")
-	}
 	ids, aerr := c.p.list("ResourceId", maxTagResources)
 	if aerr != nil {
 		return nil, aerr
 	}
-	if len(ids) == 0 {
-		return nil, errMissingParameter("ResourceId.1")
-	}
 	tags, aerr := tagsFor(c.p, true)
 	if aerr != nil {
 		return nil, aerr
-	}
-	if len(tags) == 0 {
-		return nil, errMissingParameter("Tag.1.Key")
 	}
 	var targets []map[string]string
 	for _, id := range ids {

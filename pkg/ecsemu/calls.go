@@ -13,6 +13,10 @@ type Call struct {
 	Method    string            `json:"method"`
 	Action    string            `json:"action"`
 	Params    map[string]string `json:"params"`
+	// Signature is how the request was signed: "v1" (HMAC-SHA1 parameters)
+	// or "v3" (ACS3-HMAC-SHA256 Authorization header). With V3, Params
+	// holds the query and body parameters; the action came in x-acs-action.
+	Signature string `json:"signature"`
 	// Status and Code are what was (or, for a drop, would have been)
 	// answered; Code is empty on success.
 	Status int    `json:"status"`
@@ -25,6 +29,12 @@ type Call struct {
 	// Fault is the injected fault: "throttle", "error", "drop" or "".
 	Fault string `json:"fault,omitempty"`
 }
+
+// Call.Signature values.
+const (
+	signatureV1 = "v1"
+	signatureV3 = "v3"
+)
 
 // maxCalls bounds the call log of a long-running emulator; the oldest
 // calls are forgotten first.

@@ -203,6 +203,14 @@ type Behavior struct {
 	// TimestampWindow is how far a request Timestamp may be from the
 	// signing clock (default 15m).
 	TimestampWindow Duration `yaml:"timestamp_window,omitempty" json:"timestamp_window,omitempty"`
+	// TagListPageSize is how many resource-tag pairs one ListTagResources
+	// page holds (the API has no MaxResults; the documented 50 is
+	// unconfirmed). Default 50.
+	TagListPageSize int `yaml:"tag_list_page_size,omitempty" json:"tag_list_page_size,omitempty"`
+	// TagListFilter: with a Tag.N filter, ListTagResources lists the
+	// "matching" pairs only (default) or "all" tags of the matching
+	// resources; the documentation does not say which.
+	TagListFilter string `yaml:"tag_list_filter,omitempty" json:"tag_list_filter,omitempty"`
 }
 
 // Behavior values.
@@ -211,6 +219,8 @@ const (
 	DeleteUnknownIgnore = "ignore"
 	MemberTagsNone      = "none"
 	MemberTagsInherit   = "inherit"
+	TagListMatching     = "matching"
+	TagListAll          = "all"
 )
 
 // ParseScenario reads a scenario from YAML or JSON (JSON is read as YAML,

@@ -30,6 +30,7 @@ const (
 	defaultMinimumDuration = 10 * time.Second
 	defaultCredentialTTL   = 6 * time.Hour
 	defaultTimestampWindow = 15 * time.Minute
+	defaultTagListPageSize = 50
 )
 
 // defaultDryRunActions are the actions whose v1 SDK request carries DryRun.
@@ -111,6 +112,12 @@ func (sc *Scenario) applyDefaults() {
 	}
 	if sc.Behavior.TimestampWindow == 0 {
 		sc.Behavior.TimestampWindow = Duration(defaultTimestampWindow)
+	}
+	if sc.Behavior.TagListPageSize == 0 {
+		sc.Behavior.TagListPageSize = defaultTagListPageSize
+	}
+	if sc.Behavior.TagListFilter == "" {
+		sc.Behavior.TagListFilter = TagListMatching
 	}
 	// A disk's zone defaults to its instance's ("" names Instance).
 	zones := map[string]string{"": sc.Instance.ZoneID}

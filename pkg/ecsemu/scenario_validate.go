@@ -74,6 +74,14 @@ func (sc *Scenario) Validate() error {
 	if sc.Behavior.TimestampWindow.D() < 0 {
 		return fail("behavior.timestamp_window must be positive")
 	}
+	if sc.Behavior.TagListPageSize < 1 || sc.Behavior.TagListPageSize > 1000 {
+		return fail("behavior.tag_list_page_size must be 1 to 1000, not %d", sc.Behavior.TagListPageSize)
+	}
+	switch sc.Behavior.TagListFilter {
+	case TagListMatching, TagListAll:
+	default:
+		return fail("behavior.tag_list_filter must be %q or %q, not %q", TagListMatching, TagListAll, sc.Behavior.TagListFilter)
+	}
 	if err := sc.Faults.Validate(); err != nil {
 		return fmt.Errorf("scenario: faults: %w", err)
 	}
