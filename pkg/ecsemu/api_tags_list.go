@@ -1,6 +1,7 @@
 package ecsemu
 
 import (
+	"net/http"
 	"slices"
 	"strings"
 )
@@ -78,6 +79,13 @@ var otherTagResourceTypes = []string{
 // has no MaxResults; documented as 50, unconfirmed).
 func (e *Emulator) listTagResources(c *callCtx) (any, *apiError) {
 	rtype := strings.ToLower(c.p["ResourceType"])
+	for k := range c.p {
+		if strings.HasPrefix(k, "TagFilter.") {
+			// Fuzzy tag filters are not emulated; answering as if the
+			// filter were absent would list the wrong resources.
+			return nil, newErr(http.StatusBadRequest, "InvalidParameter", "The emulator does not support TagFilter.N; filter with Tag.N.")
+		}
+	}
 	ids, aerr := c.p.list("ResourceId", maxTagResources)
 	if aerr != nil {
 		return nil, aerr

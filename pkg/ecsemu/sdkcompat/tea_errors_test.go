@@ -167,4 +167,3 @@ func TestTeaSecurityTokenChecked(t *testing.T) {
 	_, err = teaClient(t, cfg).DescribeDisks(&ecs.DescribeDisksRequest{RegionId: tea.String(env.RegionID)})
 	wantTeaError(t, err, "InvalidSecurityToken.Expired", 400)
 }
-
