@@ -14,6 +14,7 @@ FUZZTIME ?= 10s
 .PHONY: package chroot-test
 .PHONY: fleet
 .PHONY: soak
+.PHONY: sdk-compat
 
 all: build
 
@@ -45,6 +46,7 @@ fmt-check:
 
 tidy-check:
 	$(GO) mod tidy -diff
+	cd pkg/ecsemu/sdkcompat && $(GO) mod tidy -diff
 
 # A tracked ELF file is a committed build output.
 binaries-check:
@@ -101,6 +103,30 @@ SOAK_FLAGS ?=
 soak: build
 	CGO_ENABLED=0 $(GO) build -trimpath -o $(BIN)/ecssnap-soak ./agent/harness/cmd/ecssnap-soak
 	$(NETNS) $(BIN)/ecssnap-soak -time $(SOAK_TIME) -ecssnap $(BIN)/ecssnap $(SOAK_FLAGS) || [ $$? -eq 77 ]
+
+# --- Official SDKs against the emulator (pkg/ecsemu/sdkcompat) ---------------
+# Alibaba Cloud's current official SDKs at their defaults drive the emulator:
+# the Go Tea SDK (ecs-20140526/v7, its own module so the product never
+# depends on it) and the Node.js SDK (@alicloud/ecs20140526, locked in
+# node/package-lock.json), signature V3 and V1, every served action, both
+# paging styles, the error paths, and (as root) the STS path through the
+# metadata service at 100.100.100.200 inside a private namespace. Modules
+# and npm packages are fetched first, outside the loopback-only namespace.
+# Without node/npm the Node.js half is skipped with a message; under
+# CI=true that is a failure.
+SDKCOMPAT := pkg/ecsemu/sdkcompat
+sdk-compat:
+	cd $(SDKCOMPAT) && $(GO) mod download
+	@if command -v node >/dev/null 2>&1 && command -v npm >/dev/null 2>&1; then \
+		echo "cd $(SDKCOMPAT)/node && npm ci --ignore-scripts"; \
+		cd $(SDKCOMPAT)/node && npm ci --ignore-scripts --no-audit --no-fund; \
+	elif [ "$$CI" = true ]; then \
+		echo "sdk-compat: CI=true but node and npm are not installed" >&2; exit 1; \
+	else \
+		echo "sdk-compat: node or npm is not installed: the Node.js SDK tests will be skipped"; \
+	fi
+	cd $(SDKCOMPAT) && $(GO) vet ./...
+	cd $(SDKCOMPAT) && $(CURDIR)/$(NETNS) $(GO) test $(TESTFLAGS) ./...
 
 # --- Packages (packaging/) ---------------------------------------------------
 # dist/ecssnap_<v>_{amd64,arm64}.deb and dist/ecssnap-<v>.{x86_64,aarch64}.rpm,

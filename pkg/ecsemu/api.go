@@ -73,7 +73,7 @@ func (e *Emulator) serveAPI(w http.ResponseWriter, r *http.Request) {
 
 	e.mu.Lock()
 	call := Call{Time: e.clock.Now(), RequestID: e.newRequestID(), Method: r.Method, Action: action,
-		Params: maps.Clone(req.params), Signature: signatureV1}
+		Params: maps.Clone(req.params), Signature: signatureV1, AccessKeyID: req.accessKeyID()}
 	if req.v3() {
 		call.Signature = signatureV3
 	}

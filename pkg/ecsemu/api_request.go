@@ -48,6 +48,16 @@ func (q *rpcRequest) action() string {
 	return q.params["Action"]
 }
 
+// accessKeyID is the key the request claims to be signed with: the
+// AccessKeyId parameter with V1, the Authorization Credential with V3.
+func (q *rpcRequest) accessKeyID() string {
+	if !q.v3() {
+		return q.params["AccessKeyId"]
+	}
+	a, _ := parseV3Authorization(q.header.Get("Authorization"))
+	return a.accessKeyID
+}
+
 // identity is the parameter set that identifies a logical request for
 // fault draws: with V3 the action and version travel in headers, so they
 // are added as V1 would carry them.

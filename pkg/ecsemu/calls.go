@@ -17,6 +17,9 @@ type Call struct {
 	// or "v3" (ACS3-HMAC-SHA256 Authorization header). With V3, Params
 	// holds the query and body parameters; the action came in x-acs-action.
 	Signature string `json:"signature"`
+	// AccessKeyID is the key the request was signed with (as claimed; an
+	// STS key starts with "STS.").
+	AccessKeyID string `json:"access_key_id,omitempty"`
 	// Status and Code are what was (or, for a drop, would have been)
 	// answered; Code is empty on success.
 	Status int    `json:"status"`

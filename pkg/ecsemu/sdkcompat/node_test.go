@@ -52,7 +52,7 @@ func (n nodeEnv) environ() []string {
 
 // runNode runs the Node.js tests; it returns their output and error.
 func runNode(ctx context.Context, dir string, n nodeEnv) ([]byte, error) {
-	cmd := exec.CommandContext(ctx, "node", "--test", "--test-concurrency=1", "ecs.test.mjs")
+	cmd := exec.CommandContext(ctx, "node", "--test", "ecs.test.mjs")
 	cmd.Dir = dir
 	cmd.Env = n.environ()
 	return cmd.CombinedOutput()

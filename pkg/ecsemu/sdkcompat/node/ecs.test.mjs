@@ -40,7 +40,7 @@ const scenario = process.env.ECSEMU_SCENARIO || 'default';
 function config(overrides = {}) {
   const c = new $OpenApiUtil.Config({ endpoint, regionId: region, ca });
   if (credentials === 'chain') {
-    c.credential = new Credential();
+    c.credential = new Credential.default();
   } else {
     c.accessKeyId = env('ECSEMU_AK');
     c.accessKeySecret = env('ECSEMU_SECRET');
