@@ -4,6 +4,7 @@ import (
 	"slices"
 	"testing"
 
+	openapi "github.com/alibabacloud-go/darabonba-openapi/v2/client"
 	ecs "github.com/alibabacloud-go/ecs-20140526/v7/client"
 	"github.com/alibabacloud-go/tea/tea"
 
@@ -153,4 +154,21 @@ func listTags(t *testing.T, c *ecs.Client, env *ecsemutest.Env, rtype, id string
 		out = append(out, tea.StringValue(r.TagKey)+"="+tea.StringValue(r.TagValue))
 	}
 	return out
+}
+
+// Without --tls the emulator serves plain HTTP; the SDK's one change from
+// its defaults is then Protocol "http".
+func TestTeaPlainHTTP(t *testing.T) {
+	env := ecsemutest.Start(t)
+	cfg := &openapi.Config{
+		AccessKeyId: tea.String(env.AccessKeyID), AccessKeySecret: tea.String(env.AccessKeySecret),
+		Endpoint: tea.String(env.APIHost), Protocol: tea.String("http"),
+	}
+	resp, err := teaClient(t, cfg).DescribeInstanceAttribute(&ecs.DescribeInstanceAttributeRequest{InstanceId: tea.String(env.InstanceID)})
+	if err != nil || tea.StringValue(resp.Body.InstanceId) != env.InstanceID {
+		t.Fatalf("DescribeInstanceAttribute over HTTP: %v", err)
+	}
+	if c := env.Emu.Calls(); len(c) != 1 || c[0].Signature != signV3 {
+		t.Errorf("calls = %+v, want one signed v3", c)
+	}
 }
