@@ -1,11 +1,12 @@
 // Package ecsemu emulates the two Alibaba Cloud services ecssnap talks to:
 // the ECS instance metadata service (IMDS, normally http://100.100.100.200)
-// and the ECS API, version 2014-05-26 (RPC style, signature V1).
+// and the ECS API, version 2014-05-26 (RPC style, signatures V1 and V3).
 //
 // The emulator is faithful on the wire, because every test of the agent and
 // the demo use it as "the cloud": requests are authenticated exactly as the
-// real gateway does (HMAC-SHA1 signature, timestamp window, nonce replay,
-// access keys and STS tokens), errors carry the real codes, HTTP statuses and
+// real gateway does (HMAC-SHA1 and ACS3-HMAC-SHA256 signatures, timestamp
+// window, nonce replay, access keys and STS tokens, each action's documented
+// parameters), errors carry the real codes, HTTP statuses and
 // an all-string JSON body (the Go SDK panics on anything else), responses use
 // the real field names and JSON types, and the state rules that shape the
 // agent's design are enforced: instance and disk status, concurrent snapshot

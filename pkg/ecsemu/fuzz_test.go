@@ -25,6 +25,10 @@ func FuzzParseRequest(f *testing.F) {
 	f.Add("POST", "Action=TagResources&ResourceType=snapshot&ResourceId.1=s-1&Tag.1.Key=k", "", []byte(nil))
 	f.Add("POST", "Action=DeleteSnapshot&SnapshotId=s-1&Force=true", "", []byte(nil))
 	f.Add("PUT", "A=%zz&A=1;B", "application/x-www-form-urlencoded", []byte("%%%"))
+	f.Add("POST", "Action=ListTagResources&ResourceType=disk&Tag.1.Key=team&NextToken=x", "", []byte(nil))
+	f.Add("POST", "Action=UntagResources&ResourceType=snapshot&ResourceId.1=s-1&All=true", "", []byte(nil))
+	f.Add("POST", "Action=DescribeInstanceStatus&InstanceId.1=i-bp1ecssnapemu0000001&PageSize=50", "", []byte(nil))
+	f.Add("POST", "Action=DescribeInstanceAttribute&InstanceId=i-x", "", []byte(nil))
 
 	e, err := New(DefaultScenario(), Options{Clock: NewVirtualClock(time.Now()), Seed: 1})
 	if err != nil {
