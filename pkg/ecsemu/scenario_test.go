@@ -110,6 +110,8 @@ func TestParseScenarioErrors(t *testing.T) {
 		{"snapshot status", base("disks: [{id: d-1, size_gib: 1}]\nsnapshots: [{id: s-1, disk_id: d-1, status: gone}]\n"), "accomplished, progressing or failed"},
 		{"snapshot time and age", base("disks: [{id: d-1, size_gib: 1}]\nsnapshots: [{id: s-1, disk_id: d-1, age: 1h, creation_time: 2024-01-01T00:00:00Z}]\n"), "not both"},
 		{"behavior", base("behavior: {delete_unknown_snapshot: maybe}\n"), "delete_unknown_snapshot"},
+		{"tag list page size", base("behavior: {tag_list_page_size: -1}\n"), "tag_list_page_size"},
+		{"tag list filter", base("behavior: {tag_list_filter: some}\n"), "tag_list_filter"},
 		{"dry run action", base("behavior: {dry_run_actions: [RebootInstance]}\n"), "unknown action"},
 		{"fault rate", base("faults: {error_rate: 2}\n"), "error_rate 2"},
 		{"fault action", base("faults: {actions: [Nope]}\n"), "unknown action \"Nope\""},
@@ -236,7 +238,8 @@ func TestExampleScenarioFile(t *testing.T) {
 		t.Fatal(err)
 	}
 	if len(sc.Disks) != 2 || sc.Disks[0].Serial != "system" || !sc.Snapshots[1].CreatedDisk ||
-		sc.GroupLimits.Regions["cn-shanghai"].MaxDisks != 128 || sc.RAMRole.RefreshBefore.D() != time.Hour {
+		sc.GroupLimits.Regions["cn-shanghai"].MaxDisks != 128 || sc.RAMRole.RefreshBefore.D() != time.Hour ||
+		sc.Behavior.TagListPageSize != 50 || sc.Behavior.TagListFilter != TagListMatching {
 		t.Errorf("example scenario = %+v", sc)
 	}
 }

@@ -63,32 +63,34 @@ func TestSTSInNamespace(t *testing.T) {
 	env := startTLS(t, ecsemutest.WithScenario(sc),
 		ecsemutest.WithServerConfig(ecsemu.ServerConfig{IMDSAddr: ecsemu.MetadataAddress + ":80"}))
 
-	t.Run("Go Tea SDK", func(t *testing.T) {
-		env.Emu.ResetCalls()
-		chain, err := credentials.NewCredential(nil)
-		if err != nil {
-			t.Fatalf("default credential chain: %v", err)
-		}
-		cfg := teaConfig(t, env, signV3)
-		cfg.AccessKeyId, cfg.AccessKeySecret = nil, nil
-		cfg.Credential = chain
-		exerciseEveryAction(t, teaClient(t, cfg), env)
-		wantSTSCalls(t, env.Emu.Calls(), signV3)
-	})
-	t.Run("Node.js SDK", func(t *testing.T) {
-		requireNode(t)
-		env.Emu.ResetCalls()
-		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-		defer cancel()
-		out, err := runNode(ctx, nodeDir, nodeEnv{
-			endpoint: env.APIHost, caFile: env.CAFile, region: env.RegionID, instance: env.InstanceID,
-			signature: signV3, credentials: "chain", scenario: "default",
+	for _, mode := range []string{signV3, signV1} {
+		t.Run("Go Tea SDK "+mode, func(t *testing.T) {
+			env.Emu.ResetCalls()
+			chain, err := credentials.NewCredential(nil)
+			if err != nil {
+				t.Fatalf("default credential chain: %v", err)
+			}
+			cfg := teaConfig(t, env, mode)
+			cfg.AccessKeyId, cfg.AccessKeySecret = nil, nil
+			cfg.Credential = chain
+			exerciseEveryAction(t, teaClient(t, cfg), env)
+			wantSTSCalls(t, env.Emu.Calls(), mode)
 		})
-		if err != nil {
-			t.Fatalf("node --test: %v\n%s", err, out)
-		}
-		wantSTSCalls(t, env.Emu.Calls(), signV3)
-	})
+		t.Run("Node.js SDK "+mode, func(t *testing.T) {
+			requireNode(t)
+			env.Emu.ResetCalls()
+			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+			defer cancel()
+			out, err := runNode(ctx, nodeDir, nodeEnv{
+				endpoint: env.APIHost, caFile: env.CAFile, region: env.RegionID, instance: env.InstanceID,
+				signature: mode, credentials: "chain", scenario: "default",
+			})
+			if err != nil {
+				t.Fatalf("node --test: %v\n%s", err, out)
+			}
+			wantSTSCalls(t, env.Emu.Calls(), mode)
+		})
+	}
 }
 
 // wantSTSCalls checks that every action was answered with success and

@@ -1,8 +1,10 @@
 package sdkcompat
 
 import (
+	"fmt"
 	"slices"
 	"testing"
+	"time"
 
 	openapi "github.com/alibabacloud-go/darabonba-openapi/v2/client"
 	ecs "github.com/alibabacloud-go/ecs-20140526/v7/client"
@@ -69,7 +71,7 @@ func exerciseEveryAction(t *testing.T, c *ecs.Client, env *ecsemutest.Env) {
 	}
 
 	snap, err := c.CreateSnapshot(&ecs.CreateSnapshotRequest{
-		DiskId: tea.String(ecsemu.DefaultDataDiskID), SnapshotName: tea.String("tea-sdk"), ClientToken: tea.String("tea-token-1"),
+		DiskId: tea.String(ecsemu.DefaultDataDiskID), SnapshotName: tea.String("tea-sdk"), ClientToken: tea.String(fmt.Sprintf("tea-%d", time.Now().UnixNano())),
 		Tag: []*ecs.CreateSnapshotRequestTag{{Key: tea.String("owner"), Value: tea.String("tea")}},
 	})
 	if err != nil {
@@ -170,5 +172,31 @@ func TestTeaPlainHTTP(t *testing.T) {
 	}
 	if c := env.Emu.Calls(); len(c) != 1 || c[0].Signature != signV3 {
 		t.Errorf("calls = %+v, want one signed v3", c)
+	}
+}
+
+// A ClientToken retry returns the first call's result whichever signature
+// each attempt used (V1 sends RegionId-less CreateSnapshot parameters the
+// same way V3 does), and different parameters under the token are refused.
+func TestTeaClientTokenAcrossSignatures(t *testing.T) {
+	env := startTLS(t)
+	req := func(disk string) *ecs.CreateSnapshotRequest {
+		return &ecs.CreateSnapshotRequest{DiskId: tea.String(disk), ClientToken: tea.String("retry-token")}
+	}
+	first, err := teaClient(t, teaConfig(t, env, signV3)).CreateSnapshot(req(ecsemu.DefaultDataDiskID))
+	if err != nil {
+		t.Fatalf("CreateSnapshot V3: %v", err)
+	}
+	again, err := teaClient(t, teaConfig(t, env, signV1)).CreateSnapshot(req(ecsemu.DefaultDataDiskID))
+	if err != nil {
+		t.Fatalf("CreateSnapshot V1 retry: %v", err)
+	}
+	if a, b := tea.StringValue(first.Body.SnapshotId), tea.StringValue(again.Body.SnapshotId); a != b {
+		t.Errorf("retry created %s, first call %s", b, a)
+	}
+	_, err = teaClient(t, teaConfig(t, env, signV3)).CreateSnapshot(req(ecsemu.DefaultSystemDiskID))
+	wantTeaError(t, err, "IdempotentParameterMismatch", 403)
+	if n := len(env.Emu.State().Snapshots); n != 1 {
+		t.Errorf("%d snapshots, want 1", n)
 	}
 }
