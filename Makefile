@@ -127,3 +127,12 @@ pm-test: build package
 	v=$$(packaging/pkg-version '$(VERSION)') && \
 	case $$(dpkg --print-architecture 2>/dev/null || uname -m) in amd64|x86_64) r=x86_64 ;; arm64|aarch64) r=aarch64 ;; *) r=$$(uname -m) ;; esac && \
 	packaging/pm-test '$(DIST)'/ecssnap-$$v.$$r.rpm
+
+# The real ansible-playbook runs packaging/ansible/snapshot.yml against 21
+# emulated instances of one account limited to 20 API calls/s
+# (packaging/ansible-test): every host gets its snapshots, none twice, the
+# report has each host's job, and a failing host fails the play. Root; a
+# missing ansible-playbook skips it (fails under CI=true).
+ansible-test: build package
+	v=$$(packaging/pkg-version '$(VERSION)') && a=$$(dpkg --print-architecture) && \
+	packaging/ansible-test '$(DIST)'/ecssnap_$${v}_$$a.deb
