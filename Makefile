@@ -129,7 +129,7 @@ pm-test: build package
 	packaging/pm-test '$(DIST)'/ecssnap-$$v.$$r.rpm
 
 # The real ansible-playbook runs packaging/ansible/snapshot.yml against 21
-# emulated instances of one account limited to 20 API calls/s
+# emulated instances of one account limited to 5 API calls/s
 # (packaging/ansible-test): every host gets its snapshots, none twice, the
 # report has each host's job, and a failing host fails the play. Root; a
 # missing ansible-playbook skips it (fails under CI=true).
