@@ -11,7 +11,7 @@ TESTFLAGS ?= -race -count=1 -timeout 25m
 FUZZTIME ?= 10s
 
 .PHONY: all build test vet fmt fmt-check tidy-check binaries-check lint deps demo bench fuzz clean
-.PHONY: package chroot-test
+.PHONY: package chroot-test pm-test ansible-test
 .PHONY: fleet
 .PHONY: soak
 .PHONY: sdk-compat
@@ -143,3 +143,22 @@ chroot-test: build package
 	v=$$(packaging/pkg-version '$(VERSION)') && a=$$(dpkg --print-architecture) && \
 	case $$a in amd64) r=x86_64 ;; arm64) r=aarch64 ;; *) r=$$a ;; esac && \
 	packaging/chroot-test '$(DIST)'/ecssnap_$${v}_$$a.deb '$(DIST)'/ecssnap-$$v.$$r.rpm
+
+# Real dnf, zypper and pacman transactions through the hooks of the .rpm
+# (packaging/pm-test): install and upgrade a small package, one job each
+# started before the first change, the failure policies, the switches that
+# skip. Root; each manager in a root of its own in private namespaces with
+# loopback only. A missing program skips it (fails under CI=true).
+pm-test: build package
+	v=$$(packaging/pkg-version '$(VERSION)') && \
+	case $$(dpkg --print-architecture 2>/dev/null || uname -m) in amd64|x86_64) r=x86_64 ;; arm64|aarch64) r=aarch64 ;; *) r=$$(uname -m) ;; esac && \
+	packaging/pm-test '$(DIST)'/ecssnap-$$v.$$r.rpm
+
+# The real ansible-playbook runs packaging/ansible/snapshot.yml against 21
+# emulated instances of one account limited to 5 API calls/s
+# (packaging/ansible-test): every host gets its snapshots, none twice, the
+# report has each host's job, and a failing host fails the play. Root; a
+# missing ansible-playbook skips it (fails under CI=true).
+ansible-test: build package
+	v=$$(packaging/pkg-version '$(VERSION)') && a=$$(dpkg --print-architecture) && \
+	packaging/ansible-test '$(DIST)'/ecssnap_$${v}_$$a.deb

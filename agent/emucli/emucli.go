@@ -36,6 +36,9 @@ type Ready struct {
 	InstanceID      string `json:"instance_id"`
 	RegionID        string `json:"region_id"`
 	CAFile          string `json:"ca_file"`
+	// Instances maps every further instance of the scenario to its own
+	// metadata service, with --imds-per-instance.
+	Instances map[string]string `json:"instances,omitempty"`
 }
 
 // options are the parsed flags.
@@ -62,6 +65,8 @@ flags:
   --api-listen ADDR     API address (default 127.0.0.1:0)
   --imds-listen ADDR    metadata address (default 127.0.0.1:0; 100.100.100.200:80 inside a namespace)
   --admin-listen ADDR   admin API address (default 127.0.0.1:0)
+  --imds-per-instance   also serve each further instance's metadata service on a port
+                        of its own (the ready line's "instances": ID -> URL)
   --tls                 serve the API over HTTPS with a generated test CA
   --ca-dir DIR          where to write ca.pem with --tls (default: a temporary directory)
   --virtual-clock       cloud time moves only through the admin API (POST /v1/clock/advance)
@@ -126,6 +131,7 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	ready := Ready{
 		API: srv.APIURL, IMDS: srv.IMDSURL, Admin: srv.AdminURL,
 		InstanceID: sc.Instance.ID, RegionID: sc.Region, CAFile: srv.CAFile,
+		Instances: srv.InstanceIMDSURLs,
 	}
 	if len(sc.AccessKeys) > 0 {
 		ready.AccessKeyID, ready.AccessKeySecret = sc.AccessKeys[0].ID, sc.AccessKeys[0].Secret
@@ -154,6 +160,7 @@ func parseFlags(args []string) (*options, error) {
 	fs.StringVar(&o.server.APIAddr, "api-listen", "127.0.0.1:0", "")
 	fs.StringVar(&o.server.IMDSAddr, "imds-listen", "127.0.0.1:0", "")
 	fs.StringVar(&o.server.AdminAddr, "admin-listen", "127.0.0.1:0", "")
+	fs.BoolVar(&o.server.InstanceIMDS, "imds-per-instance", false, "")
 	fs.BoolVar(&o.server.TLS, "tls", false, "")
 	fs.StringVar(&o.server.CADir, "ca-dir", "", "")
 	fs.BoolVar(&o.virtualClock, "virtual-clock", false, "")

@@ -146,3 +146,40 @@ func TestRunTLSAndOutage(t *testing.T) {
 		t.Errorf("metadata during --imds-outage: %v, want connection refused", err)
 	}
 }
+
+// With --imds-per-instance every further instance of the scenario has a
+// metadata service of its own that names that instance, and the main one
+// still names the main instance.
+func TestRunMetadataPerInstance(t *testing.T) {
+	scenario := filepath.Join(t.TempDir(), "fleet.yaml")
+	if err := os.WriteFile(scenario, []byte("region: cn-hangzhou\naccess_keys: [{id: ak, secret: sk}]\n"+
+		"instance: {id: i-main, zone_id: cn-hangzhou-h}\n"+
+		"instances: [{id: i-web1, zone_id: cn-hangzhou-h}, {id: i-web2, zone_id: cn-hangzhou-i}]\n"+
+		"disks: [{id: d-main, size_gib: 40, type: system}, {id: d-web1, size_gib: 40, type: system, instance_id: i-web1},"+
+		" {id: d-web2, size_gib: 40, type: system, instance_id: i-web2}]\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if r := start(t, "--scenario", scenario); r.Instances != nil {
+		t.Errorf("without --imds-per-instance: instances = %v", r.Instances)
+	}
+	r := start(t, "--scenario", scenario, "--imds-per-instance")
+	if len(r.Instances) != 2 {
+		t.Fatalf("instances = %v, want i-web1 and i-web2", r.Instances)
+	}
+	for id, zone := range map[string]string{"i-web1": "cn-hangzhou-h", "i-web2": "cn-hangzhou-i"} {
+		url, ok := r.Instances[id]
+		if !ok || url == r.IMDS {
+			t.Errorf("instance %s: metadata %q (main %q)", id, url, r.IMDS)
+			continue
+		}
+		if status, body := fetch(t, url+"/latest/meta-data/instance-id"); status != 200 || body != id {
+			t.Errorf("%s: instance-id %d %q", id, status, body)
+		}
+		if _, body := fetch(t, url+"/latest/meta-data/zone-id"); body != zone {
+			t.Errorf("%s: zone-id %q, want %q", id, body, zone)
+		}
+	}
+	if _, body := fetch(t, r.IMDS+"/latest/meta-data/instance-id"); body != "i-main" {
+		t.Errorf("main metadata names %q", body)
+	}
+}

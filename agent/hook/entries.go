@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"path"
 	"strconv"
 	"strings"
 )
@@ -46,6 +47,9 @@ func (h *hook) plugin(ctx context.Context, manager string, args []string, in io.
 		return h.snapshot(ctx, tx)
 	}
 	tx.pid, tx.cmdline, tx.changes = input.PID, commandLine(input.Argv), input.Changes()
+	if r := strings.TrimSpace(input.InstallRoot); r != "" && path.Clean(r) != "/" {
+		tx.installRoot = path.Clean(r)
+	}
 	return h.snapshot(ctx, tx)
 }
 

@@ -107,6 +107,9 @@ type transaction struct {
 	cmdline string // the command as typed, when the package manager said
 	pid     int    // the frontend's pid, when the package manager said
 	changes []Change
+	// installRoot is the other tree the transaction changes (dnf's and
+	// yum's --installroot), "" for this system's own root.
+	installRoot string
 	// unknown means the package list could not be read (or the package
 	// manager does not pass one): snapshot anyway.
 	unknown bool

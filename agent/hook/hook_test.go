@@ -257,6 +257,37 @@ func TestChrootAndContainerRun(t *testing.T) {
 	}
 }
 
+// TestInstallRootIsAChroot: a dnf or yum --installroot transaction changes
+// another tree. It follows package_hooks.in_chroot like apt in a chroot:
+// skipped by default with one line naming the root, snapshotted with
+// in_chroot: run (real dnf --installroot in packaging/pm-test).
+func TestInstallRootIsAChroot(t *testing.T) {
+	input := `{"version": 1, "pid": 4242, "argv": ["/usr/bin/dnf", "-y", "install", "tiny"],
+		"packages": [{"action": "install", "name": "tiny", "arch": "noarch", "to": "1.0-1"}], "installroot": "/srv/root/"}`
+	for _, tt := range []struct {
+		inChroot string
+		want     int // submissions
+		line     string
+	}{
+		{inChroot: Skip, want: 0, line: "ecssnap: no snapshot before dnf -y install tiny: it changes another root, /srv/root (--installroot); package_hooks.in_chroot is skip\n"},
+		{inChroot: RunAnyway, want: 1, line: "ecssnap: snapshot before dnf -y install tiny: job j-1, 1 snapshot(s) created\n"},
+	} {
+		t.Run(tt.inChroot, func(t *testing.T) {
+			policy := DefaultPolicy()
+			policy.InChroot = tt.inChroot
+			var stderr bytes.Buffer
+			f := &fakeSubmitter{res: created()}
+			env := Env{Root: fakeRoot(t, 900, chainDnf...), Policy: policy, Stderr: &stderr}
+			if code := Run(context.Background(), "dnf", nil, strings.NewReader(input), env, f.submit); code != 0 || len(f.calls) != tt.want {
+				t.Errorf("exit %d, %d submissions; want 0 and %d", code, len(f.calls), tt.want)
+			}
+			if stderr.String() != tt.line {
+				t.Errorf("stderr %q, want %q", stderr.String(), tt.line)
+			}
+		})
+	}
+}
+
 // TestAptUpdateNeverSnapshots: apt runs Pre-Install-Pkgs only when dpkg
 // runs, so `apt update` never calls the hook (checked with real apt); if
 // some frontend did, with no package lines, no snapshot is asked for.
@@ -350,7 +381,8 @@ func TestZypperFrames(t *testing.T) {
 // TestPythonPlugins byte-compiles the dnf and yum plugins and runs each
 // under stand-ins for dnf and yum: the JSON they write is the recorded
 // testdata the Go side reads, and a non-zero exit of ecssnap aborts the
-// transaction while a missing binary or an --installroot does not.
+// transaction while a missing binary does not; an --installroot is passed
+// on for ecssnap to decide.
 func TestPythonPlugins(t *testing.T) {
 	python, err := exec.LookPath("python3")
 	if err != nil {
@@ -403,12 +435,17 @@ func TestPythonPlugins(t *testing.T) {
 			if got := drive("1", filepath.Join(dir, "missing"), "/"); got != "go-on" {
 				t.Errorf("missing binary: %q, want go-on", got)
 			}
+			// --installroot: ecssnap decides (package_hooks.in_chroot), so
+			// it runs, is told the root, and its verdict stands.
 			must(t, os.Remove(captured))
-			if got := drive("1", fake, dir); got != "go-on" {
-				t.Errorf("--installroot: %q, want go-on", got)
+			if got := drive("1", fake, dir+"/./"); !strings.HasPrefix(got, "abort: ") {
+				t.Errorf("--installroot, ecssnap exit 1: %q, want an abort", got)
 			}
-			if _, err := os.Stat(captured); err == nil {
-				t.Error("ecssnap ran for an --installroot transaction")
+			got, err = os.ReadFile(captured)
+			must(t, err)
+			in, err := ParsePluginInput(bytes.NewReader(got))
+			if err != nil || in.InstallRoot != dir {
+				t.Errorf("--installroot %s: the plugin wrote %s (%v)", dir, got, err)
 			}
 		})
 	}

@@ -11,16 +11,20 @@ import (
 //
 //	{"version": 1, "pid": 4242, "argv": ["/usr/bin/dnf", "-y", "upgrade"],
 //	 "packages": [{"action": "upgrade", "name": "openssl", "arch": "x86_64",
-//	               "from": "1:1.1.1k-9.al8", "to": "1:1.1.1k-12.al8"}]}
+//	               "from": "1:1.1.1k-9.al8", "to": "1:1.1.1k-12.al8"}],
+//	 "installroot": "/mnt/sysimage"}
 //
 // pid is the package manager's own process (the plugin runs inside it);
-// action is install, upgrade, downgrade, reinstall or remove. Unknown
-// fields are ignored, so the plugins may add some.
+// action is install, upgrade, downgrade, reinstall or remove; installroot
+// is there only when the transaction changes another tree (--installroot).
+// Unknown fields are ignored, so the plugins may add some.
 type PluginInput struct {
 	Version  int             `json:"version"`
 	PID      int             `json:"pid"`
 	Argv     []string        `json:"argv"`
 	Packages []PluginPackage `json:"packages"`
+	// InstallRoot is dnf's or yum's --installroot when it is not "/".
+	InstallRoot string `json:"installroot,omitempty"`
 }
 
 // PluginPackage is one package of a dnf or yum transaction.

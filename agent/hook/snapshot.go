@@ -46,6 +46,12 @@ func (h *hook) prepare(tx transaction) (call, bool) {
 		return call{}, false
 	}
 	if !runs(h.env.Policy.InChroot) {
+		// An --installroot transaction is the package manager's own chroot:
+		// it changes another tree, like apt run inside one.
+		if tx.installRoot != "" {
+			h.say("ecssnap: no snapshot before %s: it changes another root, %s (--installroot); package_hooks.in_chroot is skip", what, tx.installRoot)
+			return call{}, false
+		}
 		if yes, why := inChroot(h.env.Root, h.env.Getenv); yes {
 			h.say("ecssnap: no snapshot before %s: this is a chroot (%s); package_hooks.in_chroot is skip", what, why)
 			return call{}, false

@@ -28,6 +28,10 @@ type ServerConfig struct {
 	// CADir is where the CA certificate (ca.pem) is written; empty means a
 	// temporary directory removed by Close.
 	CADir string
+	// InstanceIMDS also serves the metadata service of each further
+	// instance of the scenario, on a free loopback port of its own
+	// (Server.InstanceIMDSURLs).
+	InstanceIMDS bool
 }
 
 // Server serves an Emulator on loopback listeners.
@@ -37,16 +41,21 @@ type Server struct {
 	AdminURL string // http://host:port of the admin API
 	CAFile   string // PEM of the test CA with TLS, else ""
 	CAPEM    []byte
+	// InstanceIMDSURLs maps each further instance of the scenario to its
+	// metadata service, with ServerConfig.InstanceIMDS.
+	InstanceIMDSURLs map[string]string
 
-	e      *Emulator
-	log    *slog.Logger
-	api    *http.Server
-	admin  *http.Server
-	imds   *imdsServer
-	unsub  func()
-	tmpDir string
-	wg     sync.WaitGroup
-	once   sync.Once
+	e     *Emulator
+	log   *slog.Logger
+	api   *http.Server
+	admin *http.Server
+	imds  *imdsServer
+	// instanceIMDS are the further instances' metadata services.
+	instanceIMDS []*imdsServer
+	unsub        func()
+	tmpDir       string
+	wg           sync.WaitGroup
+	once         sync.Once
 }
 
 // CheckListenAddr refuses addresses that are not loopback: nothing the
@@ -116,9 +125,19 @@ func Listen(e *Emulator, cfg ServerConfig) (*Server, error) {
 		return nil, err
 	}
 	s.IMDSURL = "http://" + s.imds.addr
+	if cfg.InstanceIMDS {
+		if err := s.listenInstances(errLog); err != nil {
+			return nil, err
+		}
+	}
 	// An outage is a closed listener (connection refused); it reopens on
 	// the same port when the outage ends.
-	s.unsub = e.onFaults(func(f Faults) { s.imds.setOutage(f.IMDSOutage) })
+	s.unsub = e.onFaults(func(f Faults) {
+		s.imds.setOutage(f.IMDSOutage)
+		for _, m := range s.instanceIMDS {
+			m.setOutage(f.IMDSOutage)
+		}
+	})
 	ok = true
 	e.log.Info("emulator listening", "api", s.APIURL, "imds", s.IMDSURL, "admin", s.AdminURL)
 	return s, nil
@@ -201,6 +220,9 @@ func (s *Server) Close() error {
 		}
 		if s.imds != nil {
 			s.imds.close()
+		}
+		for _, m := range s.instanceIMDS {
+			m.close()
 		}
 		// Calls held by a test that never released them would otherwise
 		// block their handler goroutines forever.

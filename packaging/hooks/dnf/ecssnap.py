@@ -8,7 +8,8 @@
 # on its stdin:
 #   {"version": 1, "pid": <dnf's pid>, "argv": [<dnf's command line>],
 #    "packages": [{"action": "install|upgrade|downgrade|reinstall|remove",
-#                  "name": ..., "arch": ..., "from": ..., "to": ...}]}
+#                  "name": ..., "arch": ..., "from": ..., "to": ...}],
+#    "installroot": <dnf's --installroot, only when it is not />}
 # ecssnap prints what it did on stderr, applies the hook policy
 # (fail-closed or fail-open) and exits 0 to let dnf go on. To skip the
 # snapshot once: ECSSNAP_SKIP=1 dnf upgrade
@@ -131,10 +132,6 @@ class Ecssnap(_PluginBase):
         transaction = self.base.transaction
         if transaction is None:
             return
-        installroot = getattr(self.base.conf, "installroot", "/") or "/"
-        if os.path.realpath(installroot) != "/":
-            # --installroot changes another tree, not this instance.
-            return
         if not os.access(ECSSNAP, os.X_OK):
             logger.warning("ecssnap: %s is missing; no snapshot before this transaction", ECSSNAP)
             return
@@ -144,6 +141,11 @@ class Ecssnap(_PluginBase):
             "argv": list(sys.argv),
             "packages": packages(transaction, dnf.transaction),
         }
+        # --installroot changes another tree; ecssnap applies its chroot
+        # policy to it (package_hooks.in_chroot), as to apt in a chroot.
+        installroot = os.path.realpath(getattr(self.base.conf, "installroot", "/") or "/")
+        if installroot != "/":
+            payload["installroot"] = installroot
         if not payload["packages"]:
             return
         code = run_hook(ECSSNAP, "dnf", payload)

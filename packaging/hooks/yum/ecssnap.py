@@ -8,7 +8,8 @@
 # on its stdin, the same protocol as the dnf plugin:
 #   {"version": 1, "pid": <yum's pid>, "argv": [<yum's command line>],
 #    "packages": [{"action": "install|upgrade|remove", "name": ...,
-#                  "arch": ..., "from": ..., "to": ...}]}
+#                  "arch": ..., "from": ..., "to": ...}],
+#    "installroot": <yum's --installroot, only when it is not />}
 # ecssnap prints what it did on stderr, applies the hook policy
 # (fail-closed or fail-open) and exits 0 to let yum go on. To skip the
 # snapshot once: ECSSNAP_SKIP=1 yum update
@@ -102,10 +103,6 @@ def pretrans_hook(conduit):
     def warn(msg):
         conduit.info(2, msg)
 
-    installroot = getattr(conduit.getConf(), "installroot", "/") or "/"
-    if os.path.realpath(installroot) != "/":
-        # --installroot changes another tree, not this instance.
-        return
     if not os.access(ECSSNAP, os.X_OK):
         warn("ecssnap: %s is missing; no snapshot before this transaction" % ECSSNAP)
         return
@@ -115,6 +112,11 @@ def pretrans_hook(conduit):
         "argv": list(sys.argv),
         "packages": packages(conduit.getTsInfo(), constants),
     }
+    # --installroot changes another tree; ecssnap applies its chroot policy
+    # to it (package_hooks.in_chroot), as to apt in a chroot.
+    installroot = os.path.realpath(getattr(conduit.getConf(), "installroot", "/") or "/")
+    if installroot != "/":
+        payload["installroot"] = installroot
     if not payload["packages"]:
         return
     code = run_hook(ECSSNAP, "yum", payload, warn)
