@@ -42,6 +42,17 @@ var actions = map[string]actionSpec{
 	"TagResources":              {mutating: true, params: regional("ResourceType", "ResourceId.N", "Tag.N.Key"), run: (*Emulator).tagResources},
 	"ListTagResources":          {params: regional("ResourceType"), run: (*Emulator).listTagResources},
 	"UntagResources":            {mutating: true, params: regional("ResourceType", "ResourceId.N"), run: (*Emulator).untagResources},
+	// Restore: disks from snapshots, attach and detach, rollback, power, images.
+	"CreateDisk":     {mutating: true, idempotent: true, params: regional(), run: (*Emulator).createDisk},
+	"AttachDisk":     {mutating: true, params: global("InstanceId", "DiskId"), run: (*Emulator).attachDisk},
+	"DetachDisk":     {mutating: true, params: global("InstanceId", "DiskId"), run: (*Emulator).detachDisk},
+	"DeleteDisk":     {mutating: true, params: global("DiskId"), run: (*Emulator).deleteDisk},
+	"ResetDisk":      {mutating: true, params: global("DiskId", "SnapshotId"), run: (*Emulator).resetDisk},
+	"ResetDisks":     {mutating: true, params: regional("Disk.N.DiskId", "Disk.N.SnapshotId"), run: (*Emulator).resetDisks},
+	"StopInstance":   {mutating: true, params: global("InstanceId"), run: (*Emulator).stopInstance},
+	"StartInstance":  {mutating: true, params: global("InstanceId"), run: (*Emulator).startInstance},
+	"CreateImage":    {mutating: true, idempotent: true, params: regional(), run: (*Emulator).createImage},
+	"DescribeImages": {params: regional(), run: (*Emulator).describeImages},
 }
 
 // Actions returns the names of the API actions the emulator serves.

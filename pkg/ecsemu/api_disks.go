@@ -64,6 +64,7 @@ type (
 		CreationTime       string          `json:"CreationTime"`
 		AttachedTime       string          `json:"AttachedTime"`
 		DiskChargeType     string          `json:"DiskChargeType"`
+		SourceSnapshotID   string          `json:"SourceSnapshotId"`
 		Tags               diskTagsJSON    `json:"Tags"`
 		Attachments        attachmentsJSON `json:"Attachments"`
 	}
@@ -120,6 +121,7 @@ func (e *Emulator) describeDisks(c *callCtx) (any, *apiError) {
 			multi != "" && (multi == "Enabled") != d.spec.MultiAttach,
 			c.p["ZoneId"] != "" && d.spec.ZoneID != c.p["ZoneId"],
 			c.p["DiskName"] != "" && d.spec.Name != c.p["DiskName"],
+			c.p["SnapshotId"] != "" && e.restore.source[d.spec.ID] != c.p["SnapshotId"],
 			!tagsMatch(d.tags, filter):
 			continue
 		}
@@ -161,6 +163,7 @@ func (e *Emulator) diskJSON(d *diskState) diskJSON {
 		Portable: d.spec.Portable, Encrypted: d.spec.Encrypted, DeleteWithInstance: d.spec.DeleteWithInstance,
 		PerformanceLevel: d.spec.PerformanceLevel, CreationTime: d.created.Format(minuteFormat),
 		AttachedTime: attached, DiskChargeType: "PostPaid", Tags: tagKVList(d.tags), Attachments: att,
+		SourceSnapshotID: e.restore.source[d.spec.ID],
 	}
 }
 

@@ -53,6 +53,7 @@ type Emulator struct {
 	diskByID     map[string]*diskState
 	snapshots    map[string]*snapshotState
 	groups       map[string]*groupState
+	restore      restoreState // disks created, attached, reset; instances stopped; images
 	calls        []Call
 	nonces       map[string]time.Time
 	idem         map[string]*idemEntry

@@ -49,6 +49,10 @@ type Scenario struct {
 	Metadata Metadata `yaml:"metadata" json:"metadata"`
 	// Behavior selects among behaviours the documentation does not settle.
 	Behavior Behavior `yaml:"behavior" json:"behavior"`
+	// Restore times the asynchronous steps of restores (disks created,
+	// attached, detached and reset; instances stopped and started; images)
+	// and bounds the disks per instance.
+	Restore Restore `yaml:"restore" json:"restore"`
 	// Faults are injected from the start; they can be changed at run time.
 	Faults Faults `yaml:"faults" json:"faults"`
 }

@@ -34,7 +34,8 @@ const (
 )
 
 // defaultDryRunActions are the actions whose v1 SDK request carries DryRun.
-var defaultDryRunActions = []string{"DescribeInstances", "DescribeDisks", "DescribeSnapshots"}
+var defaultDryRunActions = []string{"DescribeInstances", "DescribeDisks", "DescribeSnapshots",
+	"DescribeImages", "ResetDisk", "ResetDisks", "StopInstance", "StartInstance"}
 
 // DefaultScenario is one instance in cn-hangzhou with an ESSD system disk
 // and an ESSD data disk, a RAM role, and realistic snapshot speed (minutes).

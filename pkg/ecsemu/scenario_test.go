@@ -55,7 +55,7 @@ func TestParseScenarioYAMLAndDefaults(t *testing.T) {
 		{"fault latency", sc.Faults.Latency, 10 * time.Millisecond},
 		{"fault actions", strings.Join(sc.Faults.Actions, ","), "CreateSnapshot"},
 		{"behavior", sc.Behavior.DeleteUnknownSnapshot, "ignore"},
-		{"dry run default", strings.Join(sc.Behavior.DryRunActions, ","), "DescribeInstances,DescribeDisks,DescribeSnapshots"},
+		{"dry run default", strings.Join(sc.Behavior.DryRunActions, ","), "DescribeInstances,DescribeDisks,DescribeSnapshots,DescribeImages,ResetDisk,ResetDisks,StopInstance,StartInstance"},
 		{"timestamp window", sc.Behavior.TimestampWindow.D(), 15 * time.Minute},
 		{"token required", sc.Metadata.TokenRequired, true},
 	}

@@ -112,6 +112,7 @@ func (e *Emulator) snapshotDuration(sizeGiB int) time.Duration {
 // are released (and leave their groups; an empty group goes too).
 // Callers hold e.mu.
 func (e *Emulator) refresh(now time.Time) {
+	e.settle(now)
 	for id, s := range e.snapshots {
 		if exp := s.expiresAt(); !exp.IsZero() && !now.Before(exp) {
 			e.log.Info("snapshot released by retention", "snapshot", id, "retention_days", s.retentionDays)
