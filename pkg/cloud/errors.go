@@ -102,6 +102,8 @@ func (e *APIError) Hint() string {
 		return "this disk type cannot be snapshotted (local or ephemeral disks); exclude it with --disks"
 	case e.Code == "InvalidOperation.MultiAttachDisk":
 		return "multi-attach disks cannot join a snapshot group; exclude the disk or snapshot it separately"
+	case e.Code == "InstanceDiskLimitExceeded" || e.Code == "DiskAttachedNumberExceeded":
+		return "the instance has as many disks attached as it may; detach one (or unmount an earlier restore) and try again"
 	case strings.HasPrefix(e.Code, "NumberExceed") || strings.HasPrefix(e.Code, "CapacityExceed"):
 		return "too many disks or too much capacity for one snapshot group; select fewer disks with --disks"
 	case e.Kind == KindNotFound:
@@ -154,6 +156,8 @@ func classify(code string, status int) Kind {
 		return KindAuth
 	case strings.HasPrefix(code, "Forbidden") || code == "NoPermission" || strings.HasPrefix(code, "Forbidden.RAM"):
 		return KindPermission
+	case strings.HasSuffix(code, "LimitExceeded") || strings.HasSuffix(code, "NumberExceeded"):
+		return KindQuota
 	case strings.HasPrefix(code, "QuotaExceed") || strings.HasPrefix(code, "NumberExceed") || strings.HasPrefix(code, "CapacityExceed"):
 		return KindQuota
 	case strings.HasPrefix(code, "IncorrectDiskStatus"), code == "InvalidOperation.MultiAttachDisk", code == "InvalidDiskIds.NotInSameZone":

@@ -32,6 +32,11 @@ type Disk struct {
 	Portable         bool              `json:"portable"`
 	Encrypted        bool              `json:"encrypted"`
 	Tags             map[string]string `json:"tags,omitempty"`
+	// InstanceID is the instance the disk is attached to ("" when detached).
+	InstanceID string `json:"instance_id,omitempty"`
+	// SourceSnapshotID is the snapshot the disk was created from; it never
+	// changes during the disk's life.
+	SourceSnapshotID string `json:"source_snapshot_id,omitempty"`
 }
 
 // Tag is a key and value on a cloud resource.
@@ -122,7 +127,7 @@ func fromSDKDisk(d ecs.Disk) Disk {
 		ID: d.DiskId, Name: d.DiskName, Type: d.Type, Category: d.Category, SizeGiB: d.Size,
 		Status: d.Status, Serial: d.SerialNumber, ZoneID: d.ZoneId, PerformanceLevel: d.PerformanceLevel,
 		MultiAttach: strings.EqualFold(d.MultiAttach, "Enabled"), Portable: d.Portable,
-		Encrypted: d.Encrypted, Tags: tagMap(d.Tags.Tag),
+		Encrypted: d.Encrypted, Tags: tagMap(d.Tags.Tag), InstanceID: d.InstanceId, SourceSnapshotID: d.SourceSnapshotId,
 	}
 }
 
