@@ -75,6 +75,8 @@ var commands = map[string]command{
 	"daemon":   {"run as the service (systemd starts it)", runDaemon},
 	"service":  {"install|uninstall|start|stop|restart|status the service", runService},
 	"hook":     {"package-manager entry point: apt, dnf, dnf5, yum, zypper, pacman", runHook},
+	"rollback": {"from outside the instance: stop it, reset its disks to a job, start it", runRollback},
+	"image":    {"a custom image from a job's snapshots", runImage},
 }
 
 // app is one invocation's wiring.
