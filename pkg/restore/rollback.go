@@ -221,6 +221,9 @@ func Rollback(ctx context.Context, c Cloud, j *Journal, p *RollbackPlan, opts Op
 	} else {
 		o.Progress(fmt.Sprintf("continuing the unfinished rollback of %s to job %s (phase %s)", rec.InstanceID, rec.JobID, rec.Rollback.Phase))
 	}
+	if rec.Rollback.Reset == nil {
+		rec.Rollback.Reset = map[string]string{} // an empty map is not written
+	}
 	r := &rollbackRun{c: c, j: j, rec: rec, st: rec.Rollback, o: o}
 	if err := r.run(ctx); err != nil {
 		rec.Error = err.Error()
