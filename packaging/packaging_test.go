@@ -153,6 +153,7 @@ var common = map[string]file{
 	"/usr/share/man/man8/ecssnap.8.gz":                        {mode: "-rw-r--r--"},
 	"/usr/share/man/man8/snapshot-now.8.gz":                   {mode: "l", target: "ecssnap.8.gz"},
 	"/usr/share/doc/ecssnap/ram-policy.json":                  {mode: "-rw-r--r--"},
+	"/usr/share/doc/ecssnap/ram-policy-rollback.json":         {mode: "-rw-r--r--"},
 	"/usr/share/doc/ecssnap/README.hooks":                     {mode: "-rw-r--r--"},
 	"/usr/share/bash-completion/completions/ecssnap":          {mode: "-rw-r--r--"},
 	"/usr/share/bash-completion/completions/snapshot-now":     {mode: "l", target: "ecssnap"},
@@ -328,6 +329,7 @@ func TestPackagedFiles(t *testing.T) {
 			"../agent/daemon/ecssnap.service":                  "usr/lib/systemd/system/ecssnap.service",
 			"config.yaml":                                      "etc/ecssnap/config.yaml",
 			"ram-policy.json":                                  "usr/share/doc/ecssnap/ram-policy.json",
+			"ram-policy-rollback.json":                         "usr/share/doc/ecssnap/ram-policy-rollback.json",
 			"hooks/apt/80ecssnap":                              "etc/apt/apt.conf.d/80ecssnap",
 			"hooks/zypper/ecssnap":                             "usr/lib/zypp/plugins/commit/ecssnap",
 			"hooks/pacman/ecssnap.hook":                        "usr/share/libalpm/hooks/ecssnap.hook",
@@ -474,7 +476,7 @@ func TestRAMPolicy(t *testing.T) {
 	// Deletes reach only ecssnap's own, managed snapshots. Tagging cannot be
 	// guarded the same way: the members of a snapshot group are created
 	// untagged and ecssnap tags them afterwards; it is limited to snapshots.
-	guarded := map[string]bool{"ecs:DeleteSnapshot": true, "ecs:DeleteSnapshotGroup": true}
+	guarded := map[string]bool{"ecs:DeleteSnapshot": true, "ecs:DeleteSnapshotGroup": true, "ecs:DeleteDisk": true}
 	wantCondition := map[string]map[string]string{"StringEquals": {"acs:ResourceTag/" + job.TagManaged: "true"}}
 	wantResource := map[string]string{"ecs:TagResources": "acs:ecs:*:*:snapshot/*"}
 	allowed := map[string]bool{}

@@ -25,13 +25,25 @@ const (
 	probeDisk     = "d-ecssnapdoctorprobe0"
 	probeSnapshot = "s-ecssnapdoctorprobe0"
 	probeGroup    = "ssg-ecssnapdoctorprobe"
+	probeInstance = "i-ecssnapdoctorprobe0"
+	probeImage    = "m-ecssnapdoctorprobe0"
+	probeZone     = "ecssnap-doctor-probe-zone"
 )
 
 // ProbeActions are the actions ecssnap uses, in the order doctor checks them.
 var ProbeActions = []string{
 	"DescribeInstances", "DescribeDisks", "DescribeSnapshots", "DescribeSnapshotGroups",
 	"CreateSnapshot", "CreateSnapshotGroup", "TagResources", "DeleteSnapshot", "DeleteSnapshotGroup",
+	// ecssnap mount and image, inside the instance.
+	"CreateDisk", "AttachDisk", "DetachDisk", "DeleteDisk", "CreateImage", "DescribeImages",
 }
+
+// RollbackActions are what `ecssnap rollback` calls besides reads and
+// CreateSnapshot. It runs outside the instance, so these belong in the
+// operator's policy (packaging/ram-policy-rollback.json), not the
+// instance's role: an instance that may stop itself and reset its own
+// disks is one compromised root away from losing them.
+var RollbackActions = []string{"StopInstance", "StartInstance", "ResetDisk", "ResetDisks"}
 
 // Probe finds out whether the credentials may call action, without changing
 // anything: reads run with DryRun where the API offers it (success answers
@@ -72,6 +84,28 @@ func (c *Client) Probe(ctx context.Context, instanceID, action string) (Permissi
 		err = c.DeleteSnapshot(ctx, probeSnapshot, false)
 	case "DeleteSnapshotGroup":
 		err = c.DeleteSnapshotGroup(ctx, probeGroup)
+	case "CreateDisk":
+		_, err = c.CreateDisk(ctx, CreateDiskInput{ZoneID: probeZone, SnapshotID: probeSnapshot, Category: "cloud_essd",
+			PerformanceLevel: "PL1", ClientToken: "ecssnap-doctor-probe-disk"})
+	case "AttachDisk":
+		err = c.AttachDisk(ctx, instanceID, probeDisk, true)
+	case "DetachDisk":
+		err = c.DetachDisk(ctx, instanceID, probeDisk)
+	case "DeleteDisk":
+		err = c.DeleteDisk(ctx, probeDisk)
+	case "CreateImage":
+		_, err = c.CreateImage(ctx, CreateImageInput{Name: "ecssnap-doctor-probe", ClientToken: "ecssnap-doctor-probe-image",
+			Disks: []ImageDisk{{SnapshotID: probeSnapshot, System: true}}})
+	case "DescribeImages":
+		_, _, err = c.DescribeImage(ctx, probeImage)
+	case "StopInstance":
+		err = c.StopInstance(ctx, probeInstance, StoppedModeKeepCharging)
+	case "StartInstance":
+		err = c.StartInstance(ctx, probeInstance)
+	case "ResetDisk":
+		err = c.ResetDisk(ctx, probeDisk, probeSnapshot)
+	case "ResetDisks":
+		_, err = c.ResetDisks(ctx, []ResetPair{{DiskID: probeDisk, SnapshotID: probeSnapshot}})
 	default:
 		return PermissionUnknown, fmt.Errorf("probe: unknown action %s", action)
 	}
