@@ -77,6 +77,9 @@ var commands = map[string]command{
 	"hook":     {"package-manager entry point: apt, dnf, dnf5, yum, zypper, pacman", runHook},
 	"rollback": {"from outside the instance: stop it, reset its disks to a job, start it", runRollback},
 	"image":    {"a custom image from a job's snapshots", runImage},
+	"mount":    {"a job's point in time, read-only, beside the running system", runMount},
+	"unmount":  {"undo `ecssnap mount`: unmount, detach and delete its disks", runUnmount},
+	"mounts":   {"list the restores mounted with `ecssnap mount`", runMounts},
 }
 
 // app is one invocation's wiring.
@@ -137,6 +140,12 @@ func Run(ctx context.Context, args []string, env Env) int {
 	}
 	a := &app{env: env, cfg: cfg, logger: newLogger(env.Stderr, env.Getenv("ECSSNAP_LOG_LEVEL"))}
 	a.recoverFreeze(ctx)
+	if name != "hook" && name != "rollback" && name != "image" {
+		// A restore mount a crash interrupted leaves disks that cost
+		// money: every start finishes cleaning them up (hooks must stay
+		// fast, and rollback and image run from anywhere).
+		a.recoverRestores(ctx)
+	}
 	if err := cmd.run(ctx, a, rest); err != nil {
 		var he *hookExit
 		if errors.As(err, &he) {

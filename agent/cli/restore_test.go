@@ -258,3 +258,75 @@ func TestImageEndToEnd(t *testing.T) {
 	}
 	oneLineErr(t, stderr)
 }
+
+// TestMountCommandsBadInput: `mounts` with nothing mounted, and mount and
+// unmount refusals that change nothing. (The byte-level mount is tested in
+// package restore on loop devices; see TestMountJobEndToEnd.)
+func TestMountCommandsBadInput(t *testing.T) {
+	h := newHarness(t, ecsemutest.WithScenario(restoreScenario()))
+	code, stdout, stderr := h.run("ecssnap", "mounts")
+	if code != cli.ExitOK || !strings.Contains(stdout, "No restore is mounted") {
+		t.Fatalf("mounts: exit %d %q %q", code, stdout, stderr)
+	}
+	code, stdout, _ = h.run("ecssnap", "mounts", "--json")
+	if code != cli.ExitOK || strings.TrimSpace(stdout) != "[]" {
+		t.Errorf("mounts --json: %d %q", code, stdout)
+	}
+	disks := len(h.env.Emu.DiskIDs())
+	code, _, stderr = h.run("ecssnap", "unmount", "j-20200101-000000-00000000")
+	if code == cli.ExitOK || !strings.Contains(stderr, "not mounted") && !strings.Contains(stderr, "root") {
+		t.Errorf("unmount of nothing: exit %d %q", code, stderr)
+	}
+	oneLineErr(t, stderr)
+	code, _, stderr = h.run("ecssnap", "mount", "j-20200101-000000-00000000")
+	if code == cli.ExitOK || !strings.Contains(stderr, "unknown") && !strings.Contains(stderr, "root") {
+		t.Errorf("mount of an unknown job: exit %d %q", code, stderr)
+	}
+	oneLineErr(t, stderr)
+	if len(h.env.Emu.DiskIDs()) != disks {
+		t.Error("a refused mount created a disk")
+	}
+}
+
+// TestStartCleansUpInterruptedMount: a mount killed after its disk was
+// created and attached (journal state running) is cleaned up by the next
+// ecssnap start, whatever the command: the disk is detached and deleted.
+func TestStartCleansUpInterruptedMount(t *testing.T) {
+	h := newHarness(t, ecsemutest.WithScenario(restoreScenario()))
+	res := takeJob(t, h)
+	before := h.env.Emu.DiskIDs()
+	c := h.env.ECSClient(t)
+	snap := res.Snapshots[0].SnapshotID
+	req := ecs.CreateCreateDiskRequest()
+	req.ZoneId, req.SnapshotId, req.DiskCategory, req.ClientToken = ecsemu.DefaultZone, snap, "cloud_essd", "tok"
+	req.Tag = &[]ecs.CreateDiskTag{{Key: restore.TagRestoreOf, Value: res.JobID}, {Key: job.TagManaged, Value: "true"}}
+	created, err := c.CreateDisk(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(200 * time.Millisecond)
+	att := ecs.CreateAttachDiskRequest()
+	att.InstanceId, att.DiskId = h.env.InstanceID, created.DiskId
+	if _, err := c.AttachDisk(att); err != nil {
+		t.Fatal(err)
+	}
+	// The journal as the killed mount left it: the create recorded, its
+	// answer (the disk ID) not yet.
+	j, err := restore.OpenJournal(h.vars["ECSSNAP_STATE_DIR"], nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec := &restore.Record{Kind: restore.KindMount, JobID: res.JobID, InstanceID: h.env.InstanceID, RegionID: h.env.RegionID,
+		State: restore.StateRunning, Mount: &restore.MountState{At: t.TempDir(), ZoneID: ecsemu.DefaultZone,
+			Clones: []restore.Clone{{SnapshotID: snap, SourceDiskID: res.Snapshots[0].DiskID, Token: "tok"}}}}
+	if err := j.Save(rec); err != nil {
+		t.Fatal(err)
+	}
+	code, stdout, stderr := h.run("ecssnap", "mounts")
+	if code != cli.ExitOK || !strings.Contains(stdout, "No restore is mounted") {
+		t.Fatalf("mounts: exit %d %q %q", code, stdout, stderr)
+	}
+	if got := h.env.Emu.DiskIDs(); !slices.Equal(got, before) {
+		t.Errorf("disks after the next start %v, want %v", got, before)
+	}
+}

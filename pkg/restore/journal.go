@@ -88,6 +88,15 @@ func OpenJournal(stateDir string, now func() time.Time) (*Journal, error) {
 	return &Journal{dir: dir, now: now}, nil
 }
 
+// JournalAt is the journal of a state directory, for reading: unlike
+// OpenJournal it creates nothing, so read-only commands leave no trace.
+func JournalAt(stateDir string, now func() time.Time) *Journal {
+	if now == nil {
+		now = time.Now
+	}
+	return &Journal{dir: filepath.Join(stateDir, journalDir), now: now}
+}
+
 // recordID names a restore's record.
 func recordID(kind, jobID string) string { return kind + "-" + jobID }
 
@@ -156,6 +165,9 @@ func (j *Journal) Save(r *Record) error {
 // List returns every record of a kind ("" for all), oldest first.
 func (j *Journal) List(kind string) ([]*Record, error) {
 	entries, err := os.ReadDir(j.dir)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
 	if err != nil {
 		return nil, fmt.Errorf("list restore records: %w", err)
 	}
