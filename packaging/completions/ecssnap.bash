@@ -5,7 +5,7 @@ _ecssnap() {
     cur=${COMP_WORDS[COMP_CWORD]}
     prev=${COMP_WORDS[COMP_CWORD-1]}
 
-    local commands="now plan disks list show status prune doctor selftest daemon service hook help version"
+    local commands="now plan disks list show status prune doctor selftest daemon service hook mount unmount mounts rollback image help version"
     local now_flags="--reason --trigger --disks --mount --consistency --require --allow-inconsistent
         --wait --no-wait --timeout --retention-days --tag --important --force --session --json --dry-run --help"
 
@@ -38,10 +38,10 @@ _ecssnap() {
     --trigger)
         COMPREPLY=($(compgen -W "manual script apt dnf yum zypper pacman" -- "$cur"))
         return ;;
-    --mount)
+    --mount | --at)
         COMPREPLY=($(compgen -d -- "$cur"))
         return ;;
-    --reason | --timeout | --retention-days | --tag | --session | --limit)
+    --reason | --timeout | --retention-days | --tag | --session | --limit | --instance | --region | --name)
         return ;;
     esac
 
@@ -51,7 +51,11 @@ _ecssnap() {
     plan) words="--disks --mount --allow-inconsistent --json --help" ;;
     list) words="--snapshots --limit --json --help" ;;
     prune) words="--dry-run --json --help" ;;
-    disks | show | status | doctor | selftest) words="--json --help" ;;
+    disks | show | status | doctor | selftest | mounts) words="--json --help" ;;
+    mount) words="--at --json --help" ;;
+    unmount) words="--help" ;;
+    rollback) words="--instance --region --yes --dry-run --keep-current --json --help" ;;
+    image) words="--name --instance --region --json --help" ;;
     service) words="install uninstall start stop restart status" ;;
     hook) words="apt dnf dnf5 yum zypper pacman" ;;
     *) words= ;;
