@@ -87,6 +87,30 @@ func (g *LinuxGuest) Device(diskID, serial string) (string, error) {
 	return "", nil
 }
 
+// Host sysfs paths that name the kernel's own devices. The reads behind
+// Root may be a guest view (the emulator's data plane shows loop devices
+// as virtio disks vdX); mount(2), blkid and btrfstune need the kernel's
+// device, found by its device number.
+const (
+	hostSysDevBlock   = "/sys/dev/block"
+	hostSysClassBlock = "/sys/class/block"
+)
+
+// kernelName returns the kernel's name of the device the topology (maybe
+// a guest view) calls name: the same on a real instance, the loop device
+// behind a guest view's vdX.
+func (g *LinuxGuest) kernelName(topo *topology.Topology, name string) string {
+	d := topo.Devices[name]
+	if d == nil || d.Dev == "" {
+		return name
+	}
+	target, err := os.Readlink(filepath.Join(hostSysDevBlock, d.Dev))
+	if err != nil {
+		return name
+	}
+	return filepath.Base(target)
+}
+
 // fsProbe is what blkid says of one block device.
 type fsProbe struct {
 	dev, typ, uuid string
@@ -135,7 +159,8 @@ func (g *LinuxGuest) Mount(ctx context.Context, clones []Clone, root string) ([]
 		if d := topo.Devices[cl.Device]; d != nil && len(d.Partitions) > 0 {
 			devs = d.Partitions
 		}
-		for _, dev := range devs {
+		for _, viewDev := range devs {
+			dev := g.kernelName(topo, viewDev)
 			cloneDevs[dev] = true
 			p, err := g.probe(ctx, dev)
 			if err != nil {
@@ -201,7 +226,7 @@ func (g *LinuxGuest) Mount(ctx context.Context, clones []Clone, root string) ([]
 	for _, p := range plans {
 		gr := p.group
 		if gr.typ == "btrfs" && len(gr.devs) > 1 && !retuned[gr] {
-			if err := g.newBtrfsFsid(ctx, topo, gr.devs); err != nil {
+			if err := g.newBtrfsFsid(ctx, gr.devs); err != nil {
 				return done, err
 			}
 			retuned[gr] = true
@@ -300,7 +325,7 @@ func btrfsLogRoot(ctx context.Context, dev string) (string, error) {
 
 // newBtrfsFsid gives the clones of a multi-device btrfs a new fsid
 // (metadata_uuid: superblocks only), with nothing but the clones in sight.
-func (g *LinuxGuest) newBtrfsFsid(ctx context.Context, topo *topology.Topology, devs []string) error {
+func (g *LinuxGuest) newBtrfsFsid(ctx context.Context, devs []string) error {
 	for _, d := range devs {
 		lr, err := btrfsLogRoot(ctx, g.devPath(d))
 		if err != nil {
@@ -313,11 +338,11 @@ func (g *LinuxGuest) newBtrfsFsid(ctx context.Context, topo *topology.Topology, 
 	var script strings.Builder
 	script.WriteString("set -e\nmount -t tmpfs -o mode=0755,size=64k ecssnap-dev /dev\n")
 	for i, d := range devs {
-		bd := topo.Devices[d]
-		if bd == nil {
-			return fmt.Errorf("device %s is not in sysfs", d)
+		num, err := os.ReadFile(filepath.Join(hostSysClassBlock, d, "dev"))
+		if err != nil {
+			return fmt.Errorf("device %s: %w", d, err)
 		}
-		maj, min, _ := strings.Cut(bd.Dev, ":")
+		maj, min, _ := strings.Cut(strings.TrimSpace(string(num)), ":")
 		fmt.Fprintf(&script, "mknod /dev/c%d b %s %s\n", i, maj, min)
 	}
 	fmt.Fprintf(&script, "exec btrfstune -f -M %s /dev/c0\n", newUUID())
