@@ -45,7 +45,12 @@ func (e *Emulator) stopInstance(c *callCtx) (any, *apiError) {
 	in.status = "Stopping"
 	e.restore.init()
 	e.restore.stoppedMode[in.spec.ID] = mode
-	e.schedule(in.spec.ID, "Stopped", c.now.Add(e.sc.Restore.instanceStop()), nil)
+	id := in.spec.ID
+	e.schedule(id, "Stopped", c.now.Add(e.sc.Restore.instanceStop()), func() {
+		if h := e.restore.hooks.Stopped; h != nil {
+			h(id)
+		}
+	})
 	e.log.Info("instance stopping", "instance", in.spec.ID, "stopped_mode", mode)
 	return struct{}{}, nil
 }
@@ -63,7 +68,12 @@ func (e *Emulator) startInstance(c *callCtx) (any, *apiError) {
 	}
 	in.status = "Starting"
 	in.spec.NeverStarted = false
-	e.schedule(in.spec.ID, "Running", c.now.Add(e.sc.Restore.instanceStart()), nil)
+	id := in.spec.ID
+	e.schedule(id, "Running", c.now.Add(e.sc.Restore.instanceStart()), func() {
+		if h := e.restore.hooks.Started; h != nil {
+			h(id)
+		}
+	})
 	e.log.Info("instance starting", "instance", in.spec.ID)
 	return struct{}{}, nil
 }

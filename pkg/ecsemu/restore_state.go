@@ -98,6 +98,10 @@ type DiskHooks struct {
 	Detached func(diskID, serial, instanceID string) // Detaching -> Available
 	Deleted  func(diskID string)
 	Reset    func(diskID, snapshotID string) // ResetDisk(s) accepted
+	// The instance's power: a stopped guest has its filesystems unmounted
+	// and its disks closed, a started one opens them again.
+	Stopped func(instanceID string) // Stopping -> Stopped
+	Started func(instanceID string) // Starting -> Running
 }
 
 // SetDiskHooks installs hooks (replacing earlier ones).
