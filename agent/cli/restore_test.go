@@ -101,6 +101,11 @@ func TestRollbackEndToEnd(t *testing.T) {
 	oneLineErr(t, stderr)
 	untouched(t, h.env, res)
 
+	// Without --instance the job's tags find it.
+	code, stdout, stderr = h.run("ecssnap", "rollback", res.JobID, "--region", h.env.RegionID, "--dry-run")
+	if code != cli.ExitOK || !strings.Contains(stdout, "Rollback of "+h.env.InstanceID) {
+		t.Fatalf("--dry-run without --instance: exit %d\n%s\n%s", code, stdout, stderr)
+	}
 	code, stdout, stderr = h.run(append(args, "--dry-run")...)
 	if code != cli.ExitOK {
 		t.Fatalf("--dry-run: exit %d: %s", code, stderr)
@@ -180,7 +185,7 @@ func TestRollbackBadInput(t *testing.T) {
 		run(t, "the job is unknown", append([]string{"j-20200101-000000-00000000"}, base...)...)
 	})
 	t.Run("not a job ID", func(t *testing.T) { run(t, "not a job ID", append([]string{"../etc"}, base...)...) })
-	t.Run("no instance", func(t *testing.T) { run(t, "--instance", res.JobID, "--region", h.env.RegionID, "--yes") })
+	t.Run("no region", func(t *testing.T) { run(t, "--region", res.JobID, "--instance", h.env.InstanceID, "--yes") })
 	t.Run("unknown instance", func(t *testing.T) {
 		run(t, "does not exist", res.JobID, "--instance", "i-nope", "--region", h.env.RegionID, "--yes")
 	})

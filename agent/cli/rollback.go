@@ -112,7 +112,7 @@ func (a *app) journal() (*restore.Journal, error) {
 // outside that instance.
 func runRollback(ctx context.Context, a *app, args []string) error {
 	fl := newFlags(a, "rollback", "JOB --instance ID [--region R] [--yes] [--dry-run] [--keep-current=false] [--json]")
-	instance := fl.String("instance", "", "the instance whose disks to roll back (required)")
+	instance := fl.String("instance", "", "the instance whose disks to roll back (default: the job's, found by its tags)")
 	region := fl.String("region", "", "its region (default ALIBABA_CLOUD_REGION_ID, or this instance's)")
 	yes := fl.Bool("yes", false, "proceed: the rollback is irreversible and stops the instance")
 	dryRun := fl.Bool("dry-run", false, "print the API calls and the equivalent console steps; change nothing")
@@ -129,12 +129,21 @@ func runRollback(ctx context.Context, a *app, args []string) error {
 		return usagef("rollback resets this instance's own disks, which needs it stopped, and ecssnap cannot outlive its instance; "+
 			"run from another machine with credentials: ecssnap rollback %s --instance %s --region %s --yes", jobID, here.InstanceID, here.RegionID)
 	}
-	if *instance == "" {
-		return usagef("rollback: --instance ID is required (the instance whose disks to roll back)")
-	}
 	cl, reg, err := a.restoreCloud(ctx, *region, here, onECS)
 	if err != nil {
 		return err
+	}
+	if *instance == "" {
+		// The job's tags name its snapshots; their disks (or group) name
+		// the instance.
+		found, err := restore.FindJob(ctx, cl, jobID, "", nil)
+		if err != nil {
+			return err
+		}
+		if found.InstanceID == "" {
+			return usagef("rollback: the disks of job %s are attached to no instance; name it with --instance ID", jobID)
+		}
+		*instance = found.InstanceID
 	}
 	var j *restore.Journal
 	if !*dryRun {
