@@ -328,3 +328,13 @@ func (c *Client) DescribeImage(ctx context.Context, id string) (Image, bool, err
 	}
 	return Image{}, false, nil
 }
+
+// ProgressingSnapshots lists the instance's snapshots still being created:
+// ResetDisk refuses a disk that has one (HasUnfinishedSnapshot), which a
+// rollback must know before it stops the instance.
+func (c *Client) ProgressingSnapshots(ctx context.Context, instanceID string) ([]Snapshot, error) {
+	return c.listSnapshots(ctx, func(req *ecs.DescribeSnapshotsRequest) {
+		req.InstanceId = instanceID
+		req.Status = StatusProgressing
+	})
+}

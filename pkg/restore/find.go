@@ -25,6 +25,7 @@ type Cloud interface {
 	ListSnapshotsByTag(ctx context.Context, instanceID string, tag cloud.Tag) ([]cloud.Snapshot, error)
 	ListSnapshotGroupsByTag(ctx context.Context, instanceID string, tag cloud.Tag) ([]cloud.SnapshotGroup, error)
 	DescribeSnapshots(ctx context.Context, ids []string) ([]cloud.Snapshot, error)
+	ProgressingSnapshots(ctx context.Context, instanceID string) ([]cloud.Snapshot, error)
 	DescribeInstance(ctx context.Context, instanceID string) (cloud.Instance, error)
 	DescribeDisks(ctx context.Context, instanceID string) ([]cloud.Disk, error)
 	DescribeDisksByID(ctx context.Context, ids []string) ([]cloud.Disk, error)

@@ -103,10 +103,16 @@ func PlanRollback(ctx context.Context, c Cloud, j *Journal, jobID, instanceID, r
 	if p.Resume == nil && in.Status != "Running" && in.Status != "Stopped" {
 		return nil, usagef("instance %s is %s; a rollback starts from Running or Stopped: wait and try again", instanceID, in.Status)
 	}
-	if pending := found.unfinished(); len(pending) > 0 && p.Resume == nil {
-		for _, s := range found.Snapshots {
-			if slices.Contains(pending, s.SnapshotID) && !s.Available {
-				return nil, usagef("job %s: snapshot %s is still being created; wait for it to finish (ecssnap show %s)", jobID, s.SnapshotID, jobID)
+	if p.Resume == nil {
+		// ResetDisk refuses a disk with a snapshot still being created (the
+		// job's own included): found now, before the instance is stopped.
+		busy, err := c.ProgressingSnapshots(ctx, instanceID)
+		if err != nil {
+			return nil, fmt.Errorf("list the snapshots in progress on %s: %w", instanceID, err)
+		}
+		for _, s := range busy {
+			if slices.Contains(found.Disks(), s.DiskID) {
+				return nil, usagef("disk %s has a snapshot still being created (%s, %d%%); the cloud refuses to reset it until that finishes: try again then", s.DiskID, s.ID, s.Progress)
 			}
 		}
 	}

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/ecssnap/ecssnap/pkg/ecsemu"
 	"github.com/ecssnap/ecssnap/pkg/ecsemu/ecsemutest"
@@ -42,6 +43,7 @@ func TestRollbackBytes(t *testing.T) {
 		write(t, filepath.Join(fs.MountPoint, r), r+"\n")
 	}
 	takeFrozenJob(t, cl, plane, fs, jobID)
+	time.Sleep(200 * time.Millisecond) // the snapshots finish: a disk with one in progress cannot be reset
 	for _, m := range []string{"marker-1", "marker-2"} {
 		write(t, filepath.Join(fs.MountPoint, m), m+"\n")
 	}

@@ -249,3 +249,23 @@ func TestRollbackResetRefusedPerDisk(t *testing.T) {
 		t.Errorf("instance is %s", s)
 	}
 }
+
+// TestRollbackRefusesUnfinishedSnapshot: a job disk with a snapshot still
+// being created cannot be reset, so the plan refuses before anything stops.
+func TestRollbackRefusesUnfinishedSnapshot(t *testing.T) {
+	sc := quick()
+	sc.Speed = ecsemu.Speed{MiBPerSecond: 1, Minimum: ecsemu.Duration(time.Hour)}
+	env := ecsemutest.Start(t, ecsemutest.WithScenario(sc))
+	cl := client(t, env)
+	jobID := "j-20261207-000000-00000005"
+	fakeJob(t, cl, env, jobID)
+	j, _ := restore.OpenJournal(t.TempDir(), nil)
+	_, err := restore.PlanRollback(context.Background(), cl, j, jobID, env.InstanceID, env.RegionID, true, nil)
+	var ue *restore.UsageError
+	if !errors.As(err, &ue) || !strings.Contains(err.Error(), "still being created") {
+		t.Fatalf("err = %v", err)
+	}
+	if env.Emu.StoppedMode(env.InstanceID) != "" {
+		t.Error("the instance was stopped")
+	}
+}
