@@ -2,6 +2,7 @@ package cli_test
 
 import (
 	"encoding/json"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -14,6 +15,7 @@ import (
 	"github.com/ecssnap/ecssnap/pkg/ecsemu/ecsemutest"
 	"github.com/ecssnap/ecssnap/pkg/job"
 	"github.com/ecssnap/ecssnap/pkg/restore"
+	"github.com/ecssnap/ecssnap/pkg/testenv"
 )
 
 // restoreScenario is quickScenario with every restore step short.
@@ -333,5 +335,31 @@ func TestStartCleansUpInterruptedMount(t *testing.T) {
 	}
 	if got := h.env.Emu.DiskIDs(); !slices.Equal(got, before) {
 		t.Errorf("disks after the next start %v, want %v", got, before)
+	}
+}
+
+// TestMountDiskLimit: with the instance's disk limit reached, `ecssnap
+// mount` fails on the first AttachDisk with one line naming the limit and
+// deletes the disks it created.
+func TestMountDiskLimit(t *testing.T) {
+	testenv.RequireRoot(t)
+	sc := restoreScenario()
+	sc.Restore.DisksPerInstance = len(sc.Disks)
+	h := newHarness(t, ecsemutest.WithScenario(sc))
+	res := takeJob(t, h)
+	before := h.env.Emu.DiskIDs()
+	code, stdout, stderr := h.run("ecssnap", "mount", res.JobID, "--at", filepath.Join(t.TempDir(), "r"))
+	if code == cli.ExitOK || !strings.Contains(stderr, "InstanceDiskLimitExceeded") {
+		t.Fatalf("exit %d\n%s\n%s", code, stdout, stderr)
+	}
+	oneLineErr(t, stderr)
+	if !strings.Contains(stdout, "creating a cloud_essd disk from") {
+		t.Errorf("no progress shown: %s", stdout)
+	}
+	if got := h.env.Emu.DiskIDs(); !slices.Equal(got, before) {
+		t.Errorf("disks left %v, want %v", got, before)
+	}
+	if code, stdout, _ := h.run("ecssnap", "mounts"); code != cli.ExitOK || !strings.Contains(stdout, "No restore") {
+		t.Errorf("mounts after a failed mount: %s", stdout)
 	}
 }
