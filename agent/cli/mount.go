@@ -92,18 +92,11 @@ func runUnmount(ctx context.Context, a *app, args []string) error {
 	if err != nil {
 		return err
 	}
-	rec, ok, err := j.Get(restore.KindMount, jobID)
+	id, cl, err := a.identify(ctx)
 	if err != nil {
 		return err
 	}
-	if !ok || rec.State == restore.StateRemoved {
-		return usagef("job %s is not mounted (see `ecssnap mounts`)", jobID)
-	}
-	cl, err := a.newCloud(rec.RegionID)
-	if err != nil {
-		return err
-	}
-	if _, err := restore.Unmount(ctx, cl, j, a.guest(), jobID, a.restoreOptions()); err != nil {
+	if _, err := restore.Unmount(ctx, cl, j, a.guest(), jobID, id.InstanceID, a.restoreOptions()); err != nil {
 		return err
 	}
 	fmt.Fprintf(a.env.Stdout, "Job %s is unmounted; its restore disks are deleted.\n", jobID)

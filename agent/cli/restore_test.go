@@ -298,7 +298,16 @@ func TestMountCommandsBadInput(t *testing.T) {
 // TestStartCleansUpInterruptedMount: a mount killed after its disk was
 // created and attached (journal state running) is cleaned up by the next
 // ecssnap start, whatever the command: the disk is detached and deleted.
-func TestStartCleansUpInterruptedMount(t *testing.T) {
+func TestStartCleansUpInterruptedMount(t *testing.T) { leftoverMount(t, false) }
+
+// TestUnmountWithoutRecord: the state directory lost, `ecssnap unmount JOB`
+// still removes the job's restore disks.
+func TestUnmountWithoutRecord(t *testing.T) {
+	testenv.RequireRoot(t)
+	leftoverMount(t, true)
+}
+
+func leftoverMount(t *testing.T, lostRecord bool) {
 	h := newHarness(t, ecsemutest.WithScenario(restoreScenario()))
 	res := takeJob(t, h)
 	before := h.env.Emu.DiskIDs()
@@ -316,6 +325,18 @@ func TestStartCleansUpInterruptedMount(t *testing.T) {
 	att.InstanceId, att.DiskId = h.env.InstanceID, created.DiskId
 	if _, err := c.AttachDisk(att); err != nil {
 		t.Fatal(err)
+	}
+	if lostRecord {
+		// No journal at all: unmount still finds the disk by tag and
+		// source snapshot.
+		code, stdout, stderr := h.run("ecssnap", "unmount", res.JobID)
+		if code != cli.ExitOK {
+			t.Fatalf("unmount without a record: exit %d %q %q", code, stdout, stderr)
+		}
+		if got := h.env.Emu.DiskIDs(); !slices.Equal(got, before) {
+			t.Errorf("disks after unmount %v, want %v", got, before)
+		}
+		return
 	}
 	// The journal as the killed mount left it: the create recorded, its
 	// answer (the disk ID) not yet.

@@ -259,8 +259,10 @@ func waitDisks(ctx context.Context, c Cloud, o Options, clones []Clone, status s
 	})
 }
 
-// Unmount undoes a job's mount: unmount, detach, wait, delete.
-func Unmount(ctx context.Context, c Cloud, j *Journal, g Guest, jobID string, opts Options) (*Record, error) {
+// Unmount undoes a job's mount: unmount, detach, wait, delete. Without a
+// record (a state directory lost or wiped), the job's restore disks on
+// instanceID are still found by tag and source snapshot, and removed.
+func Unmount(ctx context.Context, c Cloud, j *Journal, g Guest, jobID, instanceID string, opts Options) (*Record, error) {
 	o := opts.withDefaults()
 	unlock, err := j.Lock(KindMount, jobID)
 	if err != nil {
@@ -271,9 +273,33 @@ func Unmount(ctx context.Context, c Cloud, j *Journal, g Guest, jobID string, op
 	if err != nil {
 		return nil, err
 	}
-	if !ok || rec.State == StateRemoved {
-		return nil, usagef("job %s is not mounted (see `ecssnap mounts`)", jobID)
+	if ok && rec.State != StateRemoved {
+		return rec, undo(ctx, c, j, g, rec, o)
 	}
+	notMounted := usagef("job %s is not mounted (see `ecssnap mounts`)", jobID)
+	if instanceID == "" {
+		return nil, notMounted
+	}
+	found, err := FindJob(ctx, c, jobID, instanceID, nil)
+	if err != nil {
+		var ue *UsageError
+		if errors.As(err, &ue) {
+			return nil, notMounted
+		}
+		return nil, err
+	}
+	rec = &Record{Kind: KindMount, JobID: jobID, InstanceID: instanceID, State: StateUndoing, Mount: &MountState{}}
+	for _, s := range found.Snapshots {
+		rec.Mount.Clones = append(rec.Mount.Clones, Clone{SnapshotID: s.SnapshotID, SourceDiskID: s.DiskID})
+	}
+	left, err := leftovers(ctx, c, rec)
+	if err != nil {
+		return nil, err
+	}
+	if len(left) == 0 {
+		return nil, notMounted
+	}
+	o.Progress(fmt.Sprintf("no record of a mount of job %s, but %d of its restore disks: removing them", jobID, len(left)))
 	return rec, undo(ctx, c, j, g, rec, o)
 }
 

@@ -172,7 +172,7 @@ func TestMountJobEndToEnd(t *testing.T) {
 	if err != nil {
 		t.Fatalf("Mount: %v\n%s", err, strings.Join(progress, "\n"))
 	}
-	t.Cleanup(func() { _, _ = restore.Unmount(ctx, cl, j, g, jobID, opts()) })
+	t.Cleanup(func() { _, _ = restore.Unmount(ctx, cl, j, g, jobID, env.InstanceID, opts()) })
 	target := filepath.Join(root, fs.MountPoint)
 	for _, r := range []string{"record-1", "record-2"} {
 		if b, err := os.ReadFile(filepath.Join(target, r)); err != nil || string(b) != r+"\n" {
@@ -200,7 +200,7 @@ func TestMountJobEndToEnd(t *testing.T) {
 		t.Fatalf("second mount: %v, disks %d -> %d", err, n, len(env.Emu.DiskIDs()))
 	}
 
-	if _, err := restore.Unmount(ctx, cl, j, g, jobID, opts()); err != nil {
+	if _, err := restore.Unmount(ctx, cl, j, g, jobID, env.InstanceID, opts()); err != nil {
 		t.Fatalf("Unmount: %v", err)
 	}
 	if got := env.Emu.DiskIDs(); !slices.Equal(got, before) {
@@ -209,7 +209,7 @@ func TestMountJobEndToEnd(t *testing.T) {
 	if plane.attached() != 0 {
 		t.Errorf("%d clone devices still attached", plane.attached())
 	}
-	if _, err := restore.Unmount(ctx, cl, j, g, jobID, opts()); err == nil || !strings.Contains(err.Error(), "not mounted") {
+	if _, err := restore.Unmount(ctx, cl, j, g, jobID, env.InstanceID, opts()); err == nil || !strings.Contains(err.Error(), "not mounted") {
 		t.Errorf("unmount twice: %v", err)
 	}
 }
