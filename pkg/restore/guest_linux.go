@@ -1,8 +1,6 @@
 package restore
 
 import (
-	"bufio"
-	"bytes"
 	"context"
 	"crypto/rand"
 	"errors"
@@ -128,14 +126,7 @@ func (g *LinuxGuest) probe(ctx context.Context, dev string) (map[string]string, 
 	if err != nil {
 		return nil, fmt.Errorf("blkid %s: %w", dev, err)
 	}
-	m := map[string]string{}
-	sc := bufio.NewScanner(bytes.NewReader(out))
-	for sc.Scan() {
-		if k, v, ok := strings.Cut(sc.Text(), "="); ok {
-			m[k] = v
-		}
-	}
-	return m, nil
+	return parseBlkidExport(out), nil
 }
 
 // fsGroup is one filesystem found on the clones (several devices for a
@@ -313,12 +304,8 @@ func btrfsLogRoot(ctx context.Context, dev string) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("btrfs inspect-internal dump-super %s: %w", dev, err)
 	}
-	sc := bufio.NewScanner(bytes.NewReader(out))
-	for sc.Scan() {
-		f := strings.Fields(sc.Text())
-		if len(f) == 2 && f[0] == "log_root" {
-			return f[1], nil
-		}
+	if lr, ok := parseLogRoot(out); ok {
+		return lr, nil
 	}
 	return "", fmt.Errorf("btrfs inspect-internal dump-super %s: no log_root", dev)
 }
