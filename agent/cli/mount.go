@@ -63,15 +63,7 @@ func runMount(ctx context.Context, a *app, args []string) error {
 	tw := tabwriter.NewWriter(a.env.Stdout, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "  PATH\tAS IT WAS AT\tFSTYPE\tFROM")
 	for _, m := range rec.Mount.Mounts {
-		var from []string
-		for _, d := range m.Devices {
-			for _, c := range rec.Mount.Clones {
-				if strings.HasPrefix(d, c.Device) {
-					from = append(from, d+" ("+c.DiskID+" from "+c.SourceDiskID+")")
-				}
-			}
-		}
-		fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\n", m.Target, dash(m.Original), m.FSType, strings.Join(from, ", "))
+		fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\n", m.Target, dash(m.Original), m.FSType, strings.Join(m.Disks, ", "))
 	}
 	tw.Flush()
 	fmt.Fprintf(a.env.Stdout, "Copy what you need, then `ecssnap unmount %s`: the disks cost money until then.\n", jobID)

@@ -234,7 +234,13 @@ func (g *LinuxGuest) Mount(ctx context.Context, clones []Clone, root string) ([]
 		if data != "" {
 			opts += "," + data
 		}
-		done = append(done, MountPoint{Target: p.target, Original: p.orig, FSType: gr.typ, Devices: slices.Clone(gr.devs), Options: opts})
+		var disks []string
+		for _, cl := range gr.clones {
+			if d := cl.DiskID + " (from " + cl.SourceDiskID + ")"; !slices.Contains(disks, d) {
+				disks = append(disks, d)
+			}
+		}
+		done = append(done, MountPoint{Target: p.target, Original: p.orig, FSType: gr.typ, Devices: slices.Clone(gr.devs), Disks: disks, Options: opts})
 		g.log().Info("mounted a restored filesystem", "target", p.target, "fstype", gr.typ, "devices", gr.devs)
 	}
 	return done, nil

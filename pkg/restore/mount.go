@@ -42,8 +42,10 @@ type MountPoint struct {
 	Target   string   `json:"target"`
 	Original string   `json:"original,omitempty"` // where the original is mounted ("" if it is not)
 	FSType   string   `json:"fstype"`
-	Devices  []string `json:"devices"` // the clone devices it was built from
-	Options  string   `json:"options"`
+	Devices  []string `json:"devices"` // the kernel's clone devices it was built from
+	// Disks are the clone disks, as "d-clone (from d-original)".
+	Disks   []string `json:"disks,omitempty"`
+	Options string   `json:"options"`
 }
 
 // Guest is the instance's side of a mount: finding the attached clones and
