@@ -113,12 +113,15 @@ func (s *standIn) rebuild() {
 	}
 }
 
-// TestMountCommandEndToEnd: `snapshot-now --consistency fs` snapshots a
+// TestRestoreCommandsOnBytes: `snapshot-now --consistency fs` snapshots a
 // two-disk btrfs (frozen, as a group) while it is written; more is written
 // after; `ecssnap mount JOB` shows every record written before the job
 // and none of the later markers, read-only; `ecssnap mounts` lists it;
-// `ecssnap unmount JOB` leaves no disk.
-func TestMountCommandEndToEnd(t *testing.T) {
+// `ecssnap unmount JOB` leaves no disk. Then `ecssnap rollback JOB` from
+// outside puts the original disks back at the job's point in time: the
+// records there, the markers gone, the filesystem clean, the instance
+// Running.
+func TestRestoreCommandsOnBytes(t *testing.T) {
 	testenv.RequireRoot(t)
 	testenv.RequireTool(t, "losetup", "blkid", "btrfs", "btrfstune", "unshare", "mkfs.btrfs")
 	if err := loopfs.Available("btrfs"); err != nil {
@@ -249,6 +252,71 @@ func TestMountCommandEndToEnd(t *testing.T) {
 	s.mu.Unlock()
 	// The original is untouched and writable.
 	write(t, filepath.Join(fs.MountPoint, "still-writable"), "yes\n")
+
+	// Now the whole instance back, from outside: stopping it unmounts the
+	// filesystem and closes its disks, ResetDisks copies each snapshot's
+	// bytes over its disk, starting it opens and mounts them again.
+	var check string
+	h.env.Emu.SetDiskHooks(ecsemu.DiskHooks{
+		Stopped: func(string) {
+			s.mu.Lock()
+			defer s.mu.Unlock()
+			s.run("umount", fs.MountPoint)
+			for _, id := range []string{"d-btrfs0", "d-btrfs1"} {
+				_ = exec.Command("btrfs", "device", "scan", "--forget", s.loops[id]).Run()
+				s.run("losetup", "-d", s.loops[id])
+				delete(s.loops, id)
+			}
+			s.rebuild()
+		},
+		Reset: func(disk, snap string) {
+			s.mu.Lock()
+			defer s.mu.Unlock()
+			if img := s.snaps[snap]; img != "" {
+				s.run("cp", "--sparse=always", img, s.disks[disk])
+			}
+		},
+		Started: func(string) {
+			s.mu.Lock()
+			defer s.mu.Unlock()
+			for _, id := range []string{"d-btrfs0", "d-btrfs1"} {
+				s.loops[id] = s.run("losetup", "-f", "--show", s.disks[id])
+			}
+			check = s.run("btrfs", "check", "--readonly", s.loops["d-btrfs0"])
+			s.run("mount", "-t", "btrfs", "-o", "device="+s.loops["d-btrfs0"]+",device="+s.loops["d-btrfs1"], s.loops["d-btrfs0"], fs.MountPoint)
+			s.rebuild()
+		},
+	})
+	t.Cleanup(func() {
+		_ = exec.Command("umount", fs.MountPoint).Run()
+		for _, l := range s.loops {
+			_ = exec.Command("losetup", "-d", l).Run()
+		}
+	})
+	h.outside()
+	code, stdout, stderr = h.run("ecssnap", "rollback", res.JobID, "--instance", h.env.InstanceID, "--region", h.env.RegionID, "--yes")
+	if code != cli.ExitOK {
+		t.Fatalf("rollback: exit %d\n%s\n%s", code, stdout, stderr)
+	}
+	if st, _ := h.env.Emu.InstanceStatus(h.env.InstanceID); st != "Running" {
+		t.Errorf("instance %s after the rollback", st)
+	}
+	if !strings.Contains(check, "no error found") {
+		t.Errorf("btrfs check after the rollback:\n%s", check)
+	}
+	for i := range 20 {
+		if b, err := os.ReadFile(filepath.Join(fs.MountPoint, fmt.Sprintf("record-%02d", i))); err != nil || string(b) != "acknowledged\n" {
+			t.Errorf("record-%02d after the rollback: %q %v", i, b, err)
+		}
+	}
+	for i := range 5 {
+		if _, err := os.Stat(filepath.Join(fs.MountPoint, fmt.Sprintf("marker-%d", i))); !errors.Is(err, os.ErrNotExist) {
+			t.Errorf("marker-%d survived the rollback: %v", i, err)
+		}
+	}
+	if _, err := os.Stat(filepath.Join(fs.MountPoint, "still-writable")); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("a file written after the job survived the rollback: %v", err)
+	}
 }
 
 func write(t *testing.T, path, data string) {
