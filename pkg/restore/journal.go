@@ -128,9 +128,14 @@ func (e *BusyError) Error() string {
 	return fmt.Sprintf("%s of job %s is in progress in %s; wait for it to finish", e.Kind, e.JobID, who)
 }
 
+// Path is the file of a record.
+func (j *Journal) Path(kind, jobID string) string {
+	return filepath.Join(j.dir, recordID(kind, jobID)+".json")
+}
+
 // Get reads a record; ok is false when there is none.
 func (j *Journal) Get(kind, jobID string) (*Record, bool, error) {
-	data, err := os.ReadFile(filepath.Join(j.dir, recordID(kind, jobID)+".json"))
+	data, err := os.ReadFile(j.Path(kind, jobID))
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, false, nil
 	}

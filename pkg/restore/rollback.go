@@ -148,8 +148,9 @@ func otherRollback(j *Journal, jobID, instanceID string) error {
 	}
 	for _, r := range recs {
 		if r.JobID != jobID && r.InstanceID == instanceID && r.State != StateDone {
-			return usagef("a rollback of %s to job %s is unfinished (phase %s); finish it first: ecssnap rollback %s --instance %s --region %s --yes",
-				instanceID, r.JobID, r.Rollback.Phase, r.JobID, instanceID, r.RegionID)
+			return usagef("a rollback of %s to job %s is unfinished (phase %s); finish it first: ecssnap rollback %s --instance %s --region %s --yes "+
+				"(or, if it can never finish, remove its record %s)",
+				instanceID, r.JobID, r.Rollback.Phase, r.JobID, instanceID, r.RegionID, j.Path(KindRollback, r.JobID))
 		}
 	}
 	return nil
