@@ -144,7 +144,7 @@ func classify(code string, status int) Kind {
 	switch {
 	case strings.HasPrefix(code, "Throttling"):
 		return KindThrottled
-	case code == "IdempotentProcessing":
+	case code == "IdempotentProcessing", code == "LastTokenProcessing": // the latter: CreateDisk's
 		return KindInProgress
 	case code == "IdempotentParameterMismatch":
 		return KindIdempotency

@@ -21,6 +21,8 @@ func TestClassify(t *testing.T) {
 		{"InternalError", 500, KindServer},
 		{"ServiceUnavailable", 503, KindServer},
 		{"IdempotentProcessing", 403, KindInProgress},
+		{"LastTokenProcessing", 403, KindInProgress},
+		{"InstanceDiskLimitExceeded", 403, KindQuota},
 		{"IdempotentParameterMismatch", 403, KindIdempotency},
 		{"QuotaExceed.Snapshot", 403, KindQuota},
 		{"IncorrectDiskStatus.CreatingSnapshot", 403, KindDiskState},

@@ -109,6 +109,7 @@ func (e *Emulator) serveAPI(w http.ResponseWriter, r *http.Request) {
 	}
 	if aerr == nil && spec.idempotent {
 		result, entry, key, aerr = e.reserveToken(action, p)
+		aerr = inFlightCode(action, aerr)
 		call.Replayed = result != nil
 	}
 	hold := e.holds[action]

@@ -41,6 +41,19 @@ var (
 	errHasUnfinished        = newErr(http.StatusForbidden, "IncorrectDiskStatus.HasUnfinishedSnapshot", "The current disk has unfinished snapshot.")
 )
 
+// errLastTokenProcessing is CreateDisk's answer to a repeat of a call
+// still in flight (its error table lists it where others have
+// IdempotentProcessing).
+var errLastTokenProcessing = newErr(http.StatusForbidden, "LastTokenProcessing", "The last token request is processing.")
+
+// inFlightCode gives an action's own code for a ClientToken still in flight.
+func inFlightCode(action string, aerr *apiError) *apiError {
+	if aerr == errIdempotentProcessing && action == "CreateDisk" {
+		return errLastTokenProcessing
+	}
+	return aerr
+}
+
 // sizeRange is the Size range (GiB) of a category and performance level.
 func sizeRange(category, level string) (lo, hi int) {
 	switch category {

@@ -405,3 +405,30 @@ func TestCreateImage(t *testing.T) {
 		t.Fatalf("Images() = %+v", imgs)
 	}
 }
+
+// TestCreateDiskTokenInFlight: a repeat of a CreateDisk still in flight
+// gets CreateDisk's own LastTokenProcessing; once the first finishes, the
+// repeat gets its disk.
+func TestCreateDiskTokenInFlight(t *testing.T) {
+	env, clock, c := startVirtual(t)
+	snap := createSnapshot(t, c, ecsemu.DefaultDataDiskID, nil)
+	finished(clock)
+	hold := env.Emu.HoldCalls("CreateDisk")
+	first := make(chan string, 1)
+	go func() {
+		id, err := createDisk(c, snap, func(r *ecs.CreateDiskRequest) { r.ClientToken = "in-flight" })
+		if err != nil {
+			t.Errorf("first CreateDisk: %v", err)
+		}
+		first <- id
+	}()
+	<-hold.Arrived()
+	_, err := createDisk(c, snap, func(r *ecs.CreateDiskRequest) { r.ClientToken = "in-flight" })
+	wantAPIError(t, err, "LastTokenProcessing", http.StatusForbidden)
+	hold.Release()
+	id := <-first
+	again, err := createDisk(c, snap, func(r *ecs.CreateDiskRequest) { r.ClientToken = "in-flight" })
+	if err != nil || again != id {
+		t.Fatalf("repeat after the first finished = %q, %v; want %q", again, err, id)
+	}
+}
