@@ -1,6 +1,11 @@
 package freeze
 
-import "time"
+import (
+	"strings"
+	"time"
+
+	"github.com/ecssnap/ecssnap/pkg/freeze/ioctl"
+)
 
 // Status is what happened to one mount.
 type Status string
@@ -68,4 +73,28 @@ func (r Report) Frozen() []string {
 		}
 	}
 	return out
+}
+
+// FirstThaw is when the first of our FITHAWs began, as an offset from the
+// start of the first FIFREEZE on the helper's monotonic clock; ok is false
+// when the report holds no thaw (the helper never said it thawed).
+func (r Report) FirstThaw() (at time.Duration, ok bool) {
+	for _, op := range r.Ops {
+		if op.Kind == "thaw" && (!ok || op.Start < at) {
+			at, ok = op.Start, true
+		}
+	}
+	return at, ok
+}
+
+// ThawedByOther reports whether one of our FITHAWs found its filesystem no
+// longer frozen: someone else (the guard, an administrator) had thawed it
+// first, at an instant nobody reported.
+func (r Report) ThawedByOther() bool {
+	for _, op := range r.Ops {
+		if op.Kind == "thaw" && strings.Contains(op.Err, ioctl.ErrNotFrozen.Error()) {
+			return true
+		}
+	}
+	return false
 }

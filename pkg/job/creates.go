@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/ecssnap/ecssnap/pkg/cloud"
 	"github.com/ecssnap/ecssnap/pkg/plan"
@@ -39,13 +40,14 @@ const (
 	RecordDone    = "done"
 )
 
-// tags are the tags on every snapshot and group of this job.
-func (r *run) tags() []cloud.Tag {
+// tagsAt are the tags on every snapshot and group of this job, for a
+// snapshot taken at level.
+func (r *run) tagsAt(level string) []cloud.Tag {
 	tags := []cloud.Tag{
 		{Key: TagManaged, Value: "true"},
 		{Key: TagJob, Value: r.res.JobID},
 		{Key: TagTrigger, Value: TagValue(r.res.Trigger)},
-		{Key: TagConsistency, Value: r.res.Consistency},
+		{Key: TagConsistency, Value: level},
 	}
 	if r.res.Plan != nil && r.res.Plan.Inconsistent {
 		tags = append(tags, cloud.Tag{Key: TagInconsistent, Value: "true"})
@@ -57,7 +59,7 @@ func (r *run) tags() []cloud.Tag {
 // frozen, so the window holds nothing but the calls.
 func (r *run) prepareCreates(p *plan.Plan) {
 	desc := Description(r.req.Reason)
-	tags := r.tags()
+	tags := r.tagsAt(r.res.Consistency)
 	r.res.Creates = nil
 	if len(p.Group) > 0 {
 		r.res.Creates = append(r.res.Creates, CreateCall{
@@ -102,7 +104,7 @@ func (r *run) create(ctx context.Context) error {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			if err := r.send(ctx, &r.res.Creates[i]); err != nil {
+			if err := r.send(ctx, i); err != nil {
 				errMu.Lock()
 				errs = append(errs, err)
 				failed += len(r.res.Creates[i].DiskIDs)
@@ -116,8 +118,10 @@ func (r *run) create(ctx context.Context) error {
 	return joinCreateErrors(errs, failed, len(r.res.Snapshots))
 }
 
-// send issues one create call and records its outcome on the disks.
-func (r *run) send(ctx context.Context, c *CreateCall) error {
+// send issues create call i and records its outcome on the disks and when
+// it was answered.
+func (r *run) send(ctx context.Context, i int) error {
+	c := &r.res.Creates[i]
 	var (
 		id  string
 		err error
@@ -135,8 +139,13 @@ func (r *run) send(ctx context.Context, c *CreateCall) error {
 			Tags: c.Tags, ClientToken: c.ClientToken,
 		})
 	}
+	answered := r.e.Now()
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	if r.answered == nil {
+		r.answered = map[int]time.Time{}
+	}
+	r.answered[i] = answered
 	for _, diskID := range c.DiskIDs {
 		sr := r.byDisk[diskID]
 		sr.ElapsedMS = r.since(r.start)
@@ -160,4 +169,11 @@ func (r *run) send(ctx context.Context, c *CreateCall) error {
 		r.emit(Event{Type: "created", DiskID: c.DiskIDs[0], SnapshotID: id})
 	}
 	return nil
+}
+
+// answeredAt is when create call i was answered in this run (zero: not).
+func (r *run) answeredAt(i int) time.Time {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.answered[i]
 }

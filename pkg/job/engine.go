@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"slices"
 	"strings"
 	"sync"
@@ -87,7 +88,12 @@ type run struct {
 	cloud  Cloud
 	start  time.Time
 	byDisk map[string]*SnapshotResult
-	mu     sync.Mutex // guards res.Snapshots entries during parallel creates
+	mu     sync.Mutex // guards res.Snapshots entries, answered and tagged during parallel creates
+	// answered is when each create call (by index in res.Creates) was
+	// answered, on the engine's clock: compared with the freeze window.
+	answered map[int]time.Time
+	// tagged is the consistency tag each snapshot carries, as set by this run.
+	tagged map[string]string
 
 	evMu    sync.Mutex
 	holding bool // events are queued while filesystems are frozen
@@ -108,7 +114,7 @@ func (e *Engine) Run(ctx context.Context, req Request) (*Result, error) {
 	}
 	r.res = &Result{
 		JobID: id, Trigger: req.Trigger, Reason: req.Reason,
-		Consistency: LevelCrash.String(), DryRun: req.DryRun, Waited: req.Wait, Started: r.start,
+		DryRun: req.DryRun, Waited: req.Wait, Started: r.start,
 	}
 	err := r.execute(ctx)
 	r.finish(err)
@@ -160,8 +166,12 @@ func (r *run) resume(ctx context.Context) error {
 		err = r.create(ctx)
 		level = LevelCrash
 	}
+	// Snapshots recorded with their level keep it; the repeated ones were
+	// not covered by a freeze.
+	r.assignLevels(level, nil)
 	r.afterCreate(ctx)
-	r.settle(ctx, level)
+	r.settle(ctx)
+	level = r.achieved()
 	if rerr := r.record(RecordCreated); rerr != nil {
 		r.e.Logger.Warn("could not record the created snapshots", "error", rerr)
 	}
@@ -214,8 +224,9 @@ func (r *run) execute(ctx context.Context) error {
 		return err
 	}
 	ceiling, why := r.ceiling(p, desired)
-	r.res.Consistency = ceiling.String()
 	if r.req.DryRun {
+		// What the job would reach; a real job records only what it did.
+		r.res.Consistency = ceiling.String()
 		for i := range r.res.Snapshots {
 			r.res.Snapshots[i].State = StatePlanned
 		}
@@ -227,9 +238,10 @@ func (r *run) execute(ctx context.Context) error {
 	if err := r.preflight(ctx, p); err != nil {
 		return err
 	}
-	level, why, err := r.window(ctx, p, ceiling, why)
+	why, err = r.window(ctx, p, ceiling, why)
 	r.afterCreate(ctx)
-	r.settle(ctx, level)
+	r.settle(ctx)
+	level := r.achieved()
 	if rerr := r.record(RecordCreated); rerr != nil {
 		r.e.Logger.Warn("could not record the created snapshots", "error", rerr)
 	}
@@ -240,7 +252,7 @@ func (r *run) execute(ctx context.Context) error {
 		err = r.wait(ctx)
 	}
 	switch {
-	case err != nil:
+	case err != nil || level == LevelDefault:
 	case level < required:
 		err = &BelowRequiredError{Achieved: level, Required: required, Why: why, Created: true}
 	case level < desired:
@@ -250,26 +262,15 @@ func (r *run) execute(ctx context.Context) error {
 	return err
 }
 
-// settle records the level reached; when it is lower than the one the
-// snapshots were tagged with at create time, their tags are corrected.
-func (r *run) settle(ctx context.Context, level Level) {
-	tagged := r.res.Consistency
-	r.res.Consistency = level.String()
-	if tagged == r.res.Consistency {
-		return
+// settle records the level the job reached, the lowest of its snapshots'
+// ("" when none exists), and corrects the tags of the snapshots whose
+// level is not the one they were tagged with at create time.
+func (r *run) settle(ctx context.Context) {
+	r.res.Consistency = ""
+	if l := r.achieved(); l != LevelDefault {
+		r.res.Consistency = l.String()
 	}
-	var ids []string
-	for _, s := range r.res.Snapshots {
-		if s.SnapshotID != "" {
-			ids = append(ids, s.SnapshotID)
-		}
-	}
-	if len(ids) == 0 {
-		return
-	}
-	if err := r.cloud.TagSnapshots(ctx, ids, []cloud.Tag{{Key: TagConsistency, Value: r.res.Consistency}}); err != nil {
-		r.e.Logger.Warn("could not correct the consistency tag", "level", r.res.Consistency, "error", err)
-	}
+	r.retag(ctx)
 }
 
 // finalHooks runs post-complete after success, on-failure otherwise.
@@ -396,20 +397,27 @@ func (r *run) learnGroupMembers(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	var found []string
+	found := map[string][]string{} // level -> member snapshot IDs
 	for _, g := range groups {
 		for _, m := range g.Members {
 			if sr := r.byDisk[m.DiskID]; sr != nil && sr.SnapshotID == "" {
 				sr.SnapshotID = m.SnapshotID
-				found = append(found, m.SnapshotID)
+				level := sr.Consistency
+				if level == "" {
+					level = r.res.Consistency
+				}
+				found[level] = append(found[level], m.SnapshotID)
 				r.emit(Event{Type: "created", DiskID: m.DiskID, SnapshotID: m.SnapshotID, GroupID: g.ID})
 			}
 		}
 	}
-	if len(found) == 0 {
-		return nil
+	for _, level := range slices.Sorted(maps.Keys(found)) {
+		if err := r.cloud.TagSnapshots(ctx, found[level], r.tagsAt(level)); err != nil {
+			return err
+		}
+		r.noteTag(found[level], level)
 	}
-	return r.cloud.TagSnapshots(ctx, found, r.tags())
+	return nil
 }
 
 // joinCreateErrors reports failed create calls, which left failed of the

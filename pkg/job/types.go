@@ -58,6 +58,9 @@ type SnapshotResult struct {
 	ClientToken string `json:"client_token,omitempty"`
 	SnapshotID  string `json:"snapshot_id,omitempty"`
 	State       string `json:"state"`
+	// Consistency is the level this snapshot was taken at, once it
+	// exists: its own create call decides, and its closure's weakest member.
+	Consistency string `json:"consistency,omitempty"`
 	Progress    int    `json:"progress"`
 	Error       string `json:"error,omitempty"`
 	ElapsedMS   int64  `json:"elapsed_ms"`

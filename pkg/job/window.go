@@ -2,7 +2,6 @@ package job
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -35,14 +34,19 @@ type FreezeResult struct {
 	HeldMS int64 `json:"held_ms"`
 	// FreezingMS and ThawingMS are the parts of HeldMS spent in the
 	// FIFREEZE and FITHAW calls; the rest is the create calls.
-	FreezingMS  float64        `json:"freezing_ms"`
-	ThawingMS   float64        `json:"thawing_ms"`
-	DeadlineMS  int64          `json:"deadline_ms"`
-	Frozen      []string       `json:"frozen"`
-	Skipped     []SkippedMount `json:"skipped,omitempty"`
-	ThawReason  string         `json:"thaw_reason,omitempty"`
-	ThawedEarly bool           `json:"thawed_early,omitempty"`
-	Error       string         `json:"error,omitempty"`
+	FreezingMS float64        `json:"freezing_ms"`
+	ThawingMS  float64        `json:"thawing_ms"`
+	DeadlineMS int64          `json:"deadline_ms"`
+	Frozen     []string       `json:"frozen"`
+	Skipped    []SkippedMount `json:"skipped,omitempty"`
+	// ThawReason is the helper's: request, deadline, signal:NAME,
+	// parent-gone, protocol-error; or helper-gone when it ended without
+	// a report (the guard thawed).
+	ThawReason string `json:"thaw_reason,omitempty"`
+	// ThawedEarly: the window ended other than by the job's thaw request,
+	// so the creates answered after that instant are crash-consistent.
+	ThawedEarly bool   `json:"thawed_early,omitempty"`
+	Error       string `json:"error,omitempty"`
 }
 
 // SkippedMount is a filesystem that was not frozen, and why.
@@ -139,8 +143,9 @@ func (r *run) preflight(ctx context.Context, p *plan.Plan) error {
 }
 
 // window runs pre-freeze hooks, freezes, creates, thaws and runs post-thaw
-// hooks, and returns the level the snapshots were taken at.
-func (r *run) window(ctx context.Context, p *plan.Plan, ceiling Level, why string) (Level, string, error) {
+// hooks. It gives each snapshot created the level it was taken at (see
+// assignLevels) and returns why the job's level is below the ceiling.
+func (r *run) window(ctx context.Context, p *plan.Plan, ceiling Level, why string) (string, error) {
 	level := ceiling
 	env := r.hookEnv(p)
 	if r.e.Hooks != nil && ceiling >= LevelFS {
@@ -166,10 +171,12 @@ func (r *run) window(ctx context.Context, p *plan.Plan, ceiling Level, why strin
 	r.res.Consistency = level.String()
 	r.prepareCreates(p)
 	if err := r.record(RecordRunning); err != nil {
-		return level, why, err
+		return why, err
 	}
 	if !frozen {
-		return level, why, r.create(ctx)
+		err := r.create(ctx)
+		r.assignLevels(level, nil)
+		return why, err
 	}
 
 	session, err := r.e.Freezing.Freezer.Prepare(ctx, p.FreezeSet, freeze.SessionOptions{
@@ -177,35 +184,43 @@ func (r *run) window(ctx context.Context, p *plan.Plan, ceiling Level, why strin
 		Logger: r.e.Logger, Now: r.e.Now,
 	})
 	if err != nil {
-		return LevelCrash, "", fmt.Errorf("prepare the freeze: %w", err)
+		return "", fmt.Errorf("prepare the freeze: %w", err)
 	}
 	defer session.Close()
 
 	r.holdEvents()
+	freezeSent := r.e.Now()
 	frep, ferr := session.Freeze(ctx)
 	if ferr != nil {
 		// Something did not freeze: thaw at once and create nothing.
+		thawSent := r.e.Now()
 		trep, _ := session.Thaw(context.WithoutCancel(ctx))
 		r.releaseEvents()
-		r.recordFreeze(trep, ferr)
-		return LevelCrash, "", fmt.Errorf("freeze: %w", ferr)
+		r.recordFreeze(trep, ferr, proveFrozen(freezeSent, thawSent, trep))
+		return "", fmt.Errorf("freeze: %w", ferr)
 	}
 	cerr := r.create(ctx)
+	thawSent := r.e.Now()
 	trep, terr := session.Thaw(context.WithoutCancel(ctx))
 	r.releaseEvents()
 	if len(trep.Mounts) == 0 {
 		trep = frep
 	}
-	r.recordFreeze(trep, terr)
-	if errors.Is(terr, freeze.ErrThawedEarly) || (trep.ThawReason != "" && trep.ThawReason != "request") {
-		level, why = LevelCrash, fmt.Sprintf("the filesystems were thawed before every create was accepted (%s)", trep.ThawReason)
-	} else if terr != nil {
+	// What counts is what was true when each create was answered: a
+	// snapshot is fs (or app) only if the window provably held over its
+	// whole create call.
+	proof := proveFrozen(freezeSent, thawSent, trep)
+	r.recordFreeze(trep, terr, proof)
+	if lowered := r.assignLevels(level, func(i int) bool { return proof.covers(r.answeredAt(i)) }); len(lowered) > 0 {
+		why = loweredWhy(proof, lowered)
+	}
+	if terr != nil {
 		r.e.Logger.Warn("thaw reported an error", "error", terr)
 	}
-	return level, why, cerr
+	return why, cerr
 }
 
-func (r *run) recordFreeze(rep freeze.Report, err error) {
+func (r *run) recordFreeze(rep freeze.Report, err error, proof frozenProof) {
 	fr := &FreezeResult{
 		HeldMS:     rep.Held.Milliseconds(),
 		DeadlineMS: r.e.Freezing.Deadline.Milliseconds(),
@@ -215,7 +230,10 @@ func (r *run) recordFreeze(rep freeze.Report, err error) {
 	if fr.DeadlineMS == 0 {
 		fr.DeadlineMS = freeze.DefaultDeadline.Milliseconds()
 	}
-	fr.ThawedEarly = rep.ThawReason != "" && rep.ThawReason != "request"
+	fr.ThawedEarly = proof.early
+	if fr.ThawReason == "" && proof.early {
+		fr.ThawReason = ThawReasonHelperGone
+	}
 	fr.FreezingMS, fr.ThawingMS = opsSpan(rep.Ops, "freeze"), opsSpan(rep.Ops, "thaw")
 	for _, m := range rep.Mounts {
 		if m.Status != freeze.StatusFrozen {

@@ -232,7 +232,7 @@ func TestFreezeFailureCreatesNothing(t *testing.T) {
 // A thaw before every create was accepted (the deadline) lowers the level
 // to crash, and the snapshots' tags are corrected.
 func TestThawedEarlyIsCrash(t *testing.T) {
-	fake := &freezetest.Fake{ThawErr: freeze.ErrThawedEarly}
+	fake := &freezetest.Fake{ThawErr: freeze.ErrThawedEarly, ThawReason: "deadline"}
 	eng, env, _ := lvmEngine(t, fake, nil)
 	res, err := eng.Run(context.Background(), job.Request{})
 	var deg *job.DegradedError

@@ -5,6 +5,7 @@ package freezetest
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"sync"
@@ -31,6 +32,18 @@ type Fake struct {
 	Status map[string]freeze.Status
 	// Held is reported by Thaw.
 	Held time.Duration
+	// ThawReason is the reason Thaw reports: "" is "request". The window
+	// ending early: "deadline", "signal:terminated", ...
+	ThawReason string
+	// ThawedAt, with a ThawReason other than "request", is when the
+	// helper's first FITHAW began, counted from the freeze; a thaw on
+	// request is reported when Thaw is called.
+	ThawedAt time.Duration
+	// HelperGone makes Thaw answer as when the helper was killed: no thaw
+	// report (no reason, no thaw ops) and an error.
+	HelperGone bool
+	// ThawedByOther makes our FITHAWs find the filesystems already thawed.
+	ThawedByOther bool
 	// OnFreeze and OnThaw run inside Freeze and Thaw, after the state has
 	// changed: a test can check there what the caller does while frozen.
 	OnFreeze, OnThaw func()
@@ -117,9 +130,10 @@ type session struct {
 	order  []string
 	report freeze.Report
 
-	mu     sync.Mutex
-	state  string // "", "frozen", "thawed", "closed"
-	frozen []string
+	mu       sync.Mutex
+	state    string // "", "frozen", "thawed", "closed"
+	frozen   []string
+	frozenAt time.Time
 }
 
 func (s *session) Freeze(ctx context.Context) (freeze.Report, error) {
@@ -133,6 +147,7 @@ func (s *session) Freeze(ctx context.Context) (freeze.Report, error) {
 		return s.report, err
 	}
 	s.state = "frozen"
+	s.frozenAt = time.Now()
 	for i := range s.report.Mounts {
 		m := &s.report.Mounts[i]
 		if m.Status == freeze.StatusSkipped {
@@ -173,9 +188,26 @@ func (s *session) thawLocked(op string) (freeze.Report, error) {
 			s.report.Mounts[i].Thawed = true
 		}
 	}
-	s.report.Held, s.report.ThawReason = s.fake.Held, "request"
 	if s.fake.OnThaw != nil {
 		s.fake.OnThaw()
+	}
+	if s.fake.HelperGone {
+		return s.report, errors.Join(errors.New("thaw: freeze helper exited without a report, the guard thaws instead"), s.fake.ThawErr)
+	}
+	s.report.Held, s.report.ThawReason = s.fake.Held, "request"
+	thawAt := time.Since(s.frozenAt)
+	if s.fake.ThawReason != "" && s.fake.ThawReason != "request" {
+		s.report.ThawReason, thawAt = s.fake.ThawReason, s.fake.ThawedAt
+	}
+	var thawErr string
+	if s.fake.ThawedByOther {
+		thawErr = "FITHAW: " + freeze.ErrNotFrozen.Error() + ": invalid argument"
+	}
+	for _, mp := range s.frozen {
+		s.report.Ops = append(s.report.Ops, freeze.Op{Kind: "freeze", MountPoint: mp})
+	}
+	for i := len(s.frozen) - 1; i >= 0; i-- {
+		s.report.Ops = append(s.report.Ops, freeze.Op{Kind: "thaw", MountPoint: s.frozen[i], Start: thawAt, End: thawAt, Err: thawErr})
 	}
 	if op == "thaw" {
 		return s.report, s.fake.ThawErr

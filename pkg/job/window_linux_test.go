@@ -1,0 +1,141 @@
+package job_test
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/ecssnap/ecssnap/pkg/cloud"
+	"github.com/ecssnap/ecssnap/pkg/ecsemu"
+	"github.com/ecssnap/ecssnap/pkg/ecsemu/ecsemutest"
+	"github.com/ecssnap/ecssnap/pkg/freeze"
+	"github.com/ecssnap/ecssnap/pkg/job"
+	"github.com/ecssnap/ecssnap/pkg/loopfs"
+	"github.com/ecssnap/ecssnap/pkg/testenv"
+	"github.com/ecssnap/ecssnap/pkg/topology"
+)
+
+// slowCreate is how long the emulator takes to answer a create in the
+// early-thaw tests: longer than the kill delay and the short deadline.
+const slowCreate = 1500 * time.Millisecond
+
+// TestRootWindowEndsEarly ends the freeze window before the slowed create
+// call is answered, in each way it can end early, with the real helper on an
+// ext4 loop filesystem: the helper SIGKILLed (the guard thaws, the helper
+// never reports), the helper SIGTERMed (it thaws and says so), and the
+// helper's deadline. The snapshot exists but was not taken while provably
+// frozen, so the job reaches crash: degraded when fs was desired, failed
+// when fs was required, and the tag says crash.
+func TestRootWindowEndsEarly(t *testing.T) {
+	testenv.RequireRoot(t)
+	if err := loopfs.Available("ext4"); err != nil {
+		testenv.Unavailable(t, err.Error())
+	}
+	ctx := context.Background()
+	fs, err := loopfs.Create(ctx, "ext4", t.TempDir(), loopfs.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { fs.Destroy() })
+	const diskID = "d-bp1earlythaw0000001"
+
+	for _, tc := range []struct {
+		name     string
+		signal   syscall.Signal // sent to the helper once frozen; 0: none
+		deadline time.Duration
+		require  job.Level
+	}{
+		{name: "helper-SIGKILL", signal: syscall.SIGKILL, deadline: 5 * time.Second},
+		{name: "helper-SIGKILL-require-fs", signal: syscall.SIGKILL, deadline: 5 * time.Second, require: job.LevelFS},
+		{name: "helper-SIGTERM", signal: syscall.SIGTERM, deadline: 5 * time.Second},
+		{name: "deadline", deadline: 500 * time.Millisecond},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			sc := ecsemu.DefaultScenario()
+			sc.Speed = ecsemu.Speed{MiBPerSecond: 1 << 30, Minimum: ecsemu.Duration(time.Millisecond)}
+			sc.Disks = []ecsemu.Disk{{ID: diskID, Serial: "-", Category: "cloud_efficiency", Type: "data", SizeGiB: 20}}
+			env := ecsemutest.Start(t, ecsemutest.WithScenario(sc), ecsemutest.WithLogger(slog.New(slog.DiscardHandler)),
+				ecsemutest.WithFaults(ecsemu.Faults{Latency: slowCreate, Actions: []string{"CreateSnapshot"}}))
+			eng, _ := newEngine(t, env, cloud.RetryPolicy{})
+			eng.Local = job.Local{Discover: topology.New("/").Discover,
+				DeviceOverrides: map[string]string{filepath.Base(fs.Devices[0]): diskID}, AllowDeviceOverrides: true}
+			journal := filepath.Join(t.TempDir(), "freeze.json")
+			eng.Freezing = job.Freezing{Freezer: freeze.NewHelperFreezer("", nil), JournalPath: journal, Deadline: tc.deadline}
+
+			if tc.signal != 0 {
+				go signalHelperWhenFrozen(t, journal, tc.signal)
+			}
+			res, err := eng.Run(ctx, job.Request{Mounts: []string{fs.MountPoint}, Consistency: job.LevelFS, Require: tc.require})
+			if res.Freeze == nil || len(res.Freeze.Frozen) != 1 {
+				t.Fatalf("err %v; freeze %+v", err, res.Freeze)
+			}
+			if n := countCommitted(env); n != 1 {
+				t.Fatalf("%d creates committed, want 1 (err %v)", n, err)
+			}
+			var (
+				deg   *job.DegradedError
+				below *job.BelowRequiredError
+			)
+			if tc.require == job.LevelFS {
+				if !errors.As(err, &below) || !below.Created || below.Achieved != job.LevelCrash {
+					t.Errorf("err = %v, want below the required fs with the snapshot created", err)
+				}
+			} else if !errors.As(err, &deg) || deg.Achieved != job.LevelCrash {
+				t.Errorf("err = %v, want degraded to crash", err)
+			}
+			if res.Consistency != "crash" || !res.Freeze.ThawedEarly {
+				t.Errorf("consistency %s, freeze %+v", res.Consistency, res.Freeze)
+			}
+			if s := res.Snapshots[0]; s.SnapshotID == "" || s.Consistency != "crash" {
+				t.Errorf("snapshot %+v, want created at crash", s)
+			}
+			if got := snapshotTag(t, env, res.Snapshots[0].SnapshotID, job.TagConsistency); got != "crash" {
+				t.Errorf("tag %s=%s in the cloud, want crash", job.TagConsistency, got)
+			}
+			t.Logf("%s: %v", tc.name, err)
+		})
+	}
+}
+
+// signalHelperWhenFrozen waits for the freeze journal, which names the
+// helper and is written just before the first FIFREEZE, then signals the
+// helper once the freeze has had time to happen (the create is in flight).
+func signalHelperWhenFrozen(t *testing.T, journal string, sig syscall.Signal) {
+	deadline := time.Now().Add(30 * time.Second)
+	for time.Now().Before(deadline) {
+		data, err := os.ReadFile(journal)
+		if err == nil {
+			var j freeze.Journal
+			if err := json.Unmarshal(data, &j); err == nil && j.Helper.PID > 0 {
+				time.Sleep(slowCreate / 5)
+				if err := syscall.Kill(j.Helper.PID, sig); err != nil {
+					t.Errorf("signal the helper: %v", err)
+				}
+				return
+			}
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	t.Error("no freeze journal appeared")
+}
+
+// snapshotTag reads one tag of a snapshot as the cloud has it now.
+func snapshotTag(t *testing.T, env *ecsemutest.Env, snapshotID, key string) string {
+	t.Helper()
+	c, err := cloud.New(cloud.Config{Region: env.RegionID, Endpoint: env.APIURL,
+		Credentials: cloud.NewStaticCredentials(env.AccessKeyID, env.AccessKeySecret)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	snaps, err := c.DescribeSnapshots(context.Background(), []string{snapshotID})
+	if err != nil || len(snaps) != 1 {
+		t.Fatalf("describe %s: %v (%d)", snapshotID, err, len(snaps))
+	}
+	return snaps[0].Tags[key]
+}
