@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/ecssnap/ecssnap/agent/daemon"
+	"github.com/ecssnap/ecssnap/pkg/job"
 	"github.com/ecssnap/ecssnap/pkg/localapi"
 	"github.com/ecssnap/ecssnap/pkg/store"
 )
@@ -59,7 +60,7 @@ func listJobs(ctx context.Context, a *app, limit int, jsonOut bool) error {
 	for _, v := range views {
 		outcome, level, n := "-", "-", 0
 		if v.Result != nil {
-			outcome, level, n = dash(v.Result.Outcome), dash(v.Result.Consistency), len(v.Result.Snapshots)
+			outcome, level, n = dash(v.Result.Outcome), levelName(v.Result.Consistency), existing(v.Result)
 		}
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%d\t%s\n", v.ID, v.Created.Local().Format(time.DateTime),
 			dash(printable(v.Trigger)), v.State, outcome, level, n, dash(printable(v.Reason)))
@@ -174,7 +175,7 @@ func runStatus(ctx context.Context, a *app, args []string) error {
 	if status.Last != nil {
 		fmt.Fprintf(w, "last job: %s %s", status.Last.ID, status.Last.State)
 		if status.Last.Result != nil {
-			fmt.Fprintf(w, " %s (consistency %s)", status.Last.Result.Outcome, status.Last.Result.Consistency)
+			fmt.Fprintf(w, " %s (consistency %s)", status.Last.Result.Outcome, levelName(status.Last.Result.Consistency))
 		}
 		fmt.Fprintln(w)
 	}
@@ -185,4 +186,16 @@ func writeJSON(w io.Writer, v any) error {
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
 	return enc.Encode(v)
+}
+
+// existing counts the job's snapshots that exist in the cloud (or did):
+// not those planned, refused or never created.
+func existing(res *job.Result) int {
+	n := 0
+	for _, s := range res.Snapshots {
+		if s.SnapshotID != "" || s.State == job.StateCreated {
+			n++
+		}
+	}
+	return n
 }

@@ -176,11 +176,26 @@ func summary(res *job.Result) string {
 	if res.Retries > 0 {
 		fmt.Fprintf(&b, " (%d retries)", res.Retries)
 	}
-	fmt.Fprintf(&b, "; consistency: %s", res.Consistency)
+	fmt.Fprintf(&b, "; consistency: %s", levelName(res.Consistency))
 	if f := res.Freeze; f != nil && len(f.Frozen) > 0 {
-		fmt.Fprintf(&b, " (%d filesystems frozen for %d ms)", len(f.Frozen), f.HeldMS)
+		if f.ThawedEarly {
+			// held_ms is what the helper reported; without its report
+			// (helper-gone) nobody knows how long the freeze held.
+			fmt.Fprintf(&b, " (%d filesystems frozen; the freeze ended early: %s)", len(f.Frozen), f.ThawReason)
+		} else {
+			fmt.Fprintf(&b, " (%d filesystems frozen for %d ms)", len(f.Frozen), f.HeldMS)
+		}
 	}
 	return b.String()
+}
+
+// levelName shows a job's consistency; "" means it reached none (nothing
+// was created).
+func levelName(l string) string {
+	if l == "" {
+		return "none"
+	}
+	return l
 }
 
 func dash(s string) string {

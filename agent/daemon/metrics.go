@@ -3,8 +3,10 @@ package daemon
 import (
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"sync"
 
@@ -16,6 +18,7 @@ import (
 type metrics struct {
 	mu          sync.Mutex
 	jobs        map[[2]string]int64 // {outcome, trigger} -> count
+	levels      map[string]int64    // consistency reached -> jobs
 	frozenCount int64
 	frozenSum   float64 // seconds
 	frozenMax   float64
@@ -29,7 +32,7 @@ type metrics struct {
 }
 
 func newMetrics() *metrics {
-	return &metrics{jobs: map[[2]string]int64{}, apiErrors: map[string]int64{}}
+	return &metrics{jobs: map[[2]string]int64{}, levels: map[string]int64{}, apiErrors: map[string]int64{}}
 }
 
 // observe records a finished job.
@@ -40,6 +43,11 @@ func (m *metrics) observe(res *job.Result) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	m.jobs[[2]string{outcomeLabel(res.Outcome), triggerLabel(res.Trigger)}]++
+	level := res.Consistency
+	if level == "" {
+		level = "none" // nothing was created
+	}
+	m.levels[level]++
 	m.apiCalls += res.APICalls
 	m.apiRetries += res.Retries
 	m.apiSeconds += float64(res.APITimeMS) / 1000
@@ -94,6 +102,10 @@ func (m *metrics) write(w io.Writer, j *Jobs) error {
 	for _, k := range keys {
 		p("ecssnap_jobs_total{outcome=\"%s\",trigger=\"%s\"} %d\n", escapeLabel(k[0]), escapeLabel(k[1]), m.jobs[k])
 	}
+	p("# HELP ecssnap_jobs_consistency_total Jobs finished, by the consistency level their snapshots reached (none: no snapshot).\n# TYPE ecssnap_jobs_consistency_total counter\n")
+	for _, l := range slices.Sorted(maps.Keys(m.levels)) {
+		p("ecssnap_jobs_consistency_total{consistency=%q} %d\n", l, m.levels[l])
+	}
 	p("# HELP ecssnap_freeze_held_seconds Time filesystems were frozen per job.\n# TYPE ecssnap_freeze_held_seconds summary\n")
 	p("ecssnap_freeze_held_seconds_sum %g\necssnap_freeze_held_seconds_count %d\n", m.frozenSum, m.frozenCount)
 	p("# HELP ecssnap_freeze_held_seconds_max Longest freeze so far.\n# TYPE ecssnap_freeze_held_seconds_max gauge\necssnap_freeze_held_seconds_max %g\n", m.frozenMax)
@@ -109,7 +121,7 @@ func (m *metrics) write(w io.Writer, j *Jobs) error {
 	for _, c := range codes {
 		p("ecssnap_api_errors_total{code=\"%s\"} %d\n", escapeLabel(c), m.apiErrors[c])
 	}
-	p("# HELP ecssnap_freeze_thawed_early_total Freezes ended by the deadline, a signal or the guard before the creates were answered.\n# TYPE ecssnap_freeze_thawed_early_total counter\necssnap_freeze_thawed_early_total %d\n", m.thawedEarly)
+	p("# HELP ecssnap_freeze_thawed_early_total Freezes ended by the deadline, a signal or the helper's death before the job asked for the thaw.\n# TYPE ecssnap_freeze_thawed_early_total counter\necssnap_freeze_thawed_early_total %d\n", m.thawedEarly)
 	p("# HELP ecssnap_thaw_recoveries_total Filesystems thawed at start from a dead process's freeze journal.\n# TYPE ecssnap_thaw_recoveries_total counter\necssnap_thaw_recoveries_total %d\n", m.guardThaws)
 	p("# HELP ecssnap_snapshots_pruned_total Managed snapshots deleted by retention.\n# TYPE ecssnap_snapshots_pruned_total counter\necssnap_snapshots_pruned_total %d\n", m.pruned)
 	p("# HELP ecssnap_jobs_queued Jobs waiting to run.\n# TYPE ecssnap_jobs_queued gauge\necssnap_jobs_queued %d\n", queued)

@@ -95,7 +95,7 @@ func TestRootWindowEndsEarly(t *testing.T) {
 			if s := res.Snapshots[0]; s.SnapshotID == "" || s.Consistency != "crash" {
 				t.Errorf("snapshot %+v, want created at crash", s)
 			}
-			if got := snapshotTag(t, env, res.Snapshots[0].SnapshotID, job.TagConsistency); got != "crash" {
+			if got := snapshotTags(t, env, res.Snapshots[0].SnapshotID)[job.TagConsistency]; got != "crash" {
 				t.Errorf("tag %s=%s in the cloud, want crash", job.TagConsistency, got)
 			}
 			t.Logf("%s: %v", tc.name, err)
@@ -123,19 +123,4 @@ func signalHelperWhenFrozen(t *testing.T, journal string, sig syscall.Signal) {
 		time.Sleep(5 * time.Millisecond)
 	}
 	t.Error("no freeze journal appeared")
-}
-
-// snapshotTag reads one tag of a snapshot as the cloud has it now.
-func snapshotTag(t *testing.T, env *ecsemutest.Env, snapshotID, key string) string {
-	t.Helper()
-	c, err := cloud.New(cloud.Config{Region: env.RegionID, Endpoint: env.APIURL,
-		Credentials: cloud.NewStaticCredentials(env.AccessKeyID, env.AccessKeySecret)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	snaps, err := c.DescribeSnapshots(context.Background(), []string{snapshotID})
-	if err != nil || len(snaps) != 1 {
-		t.Fatalf("describe %s: %v (%d)", snapshotID, err, len(snaps))
-	}
-	return snaps[0].Tags[key]
 }

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/ecssnap/ecssnap/pkg/ecsemu"
 	"github.com/ecssnap/ecssnap/pkg/ecsemu/ecsemutest"
@@ -248,4 +249,77 @@ func TestThawedEarlyIsCrash(t *testing.T) {
 	if !retagged {
 		t.Error("the consistency tag was not corrected")
 	}
+}
+
+// Every way the window can end early, with the fake freezer: the level is
+// what the window proves for the creates' answers, the tags follow, and
+// --require fs turns a crash into a failure with the snapshots kept.
+func TestWindowEndsEarly(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		fake    *freezetest.Fake
+		require job.Level
+		want    string // level reached
+		early   bool
+		reason  string
+	}{
+		{name: "helper killed", fake: &freezetest.Fake{HelperGone: true}, want: "crash", early: true, reason: job.ThawReasonHelperGone},
+		{name: "helper killed, fs required", fake: &freezetest.Fake{HelperGone: true}, require: job.LevelFS, want: "crash", early: true, reason: job.ThawReasonHelperGone},
+		{name: "signal before the answers", fake: &freezetest.Fake{ThawErr: freeze.ErrThawedEarly, ThawReason: "signal:terminated"}, want: "crash", early: true, reason: "signal:terminated"},
+		// The deadline struck after every create was answered: the
+		// snapshots were taken while frozen.
+		{name: "deadline after the answers", fake: &freezetest.Fake{ThawErr: freeze.ErrThawedEarly, ThawReason: "deadline", ThawedAt: time.Hour}, want: "fs", early: true, reason: "deadline"},
+		{name: "thawed by someone else", fake: &freezetest.Fake{ThawedByOther: true}, want: "crash", reason: "request", early: true},
+		{name: "thaw on request", fake: &freezetest.Fake{}, want: "fs", reason: "request"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			eng, env, _ := lvmEngine(t, tc.fake, nil)
+			res, err := eng.Run(context.Background(), job.Request{Consistency: job.LevelFS, Require: tc.require})
+			var (
+				deg   *job.DegradedError
+				below *job.BelowRequiredError
+			)
+			switch {
+			case tc.want == "fs":
+				if err != nil {
+					t.Errorf("err = %v", err)
+				}
+			case tc.require == job.LevelFS:
+				if !errors.As(err, &below) || !below.Created || res.Outcome != "failed" && res.Outcome != "partial" {
+					t.Errorf("err = %v, outcome %s", err, res.Outcome)
+				}
+			default:
+				if !errors.As(err, &deg) || res.Outcome != "degraded" {
+					t.Errorf("err = %v, outcome %s", err, res.Outcome)
+				}
+			}
+			if res.Consistency != tc.want || res.Freeze == nil || res.Freeze.ThawedEarly != tc.early || res.Freeze.ThawReason != tc.reason {
+				t.Errorf("consistency %s, freeze %+v", res.Consistency, res.Freeze)
+			}
+			for _, s := range res.Snapshots {
+				if s.Consistency != tc.want || s.SnapshotID == "" {
+					t.Errorf("%s: %+v", s.DiskID, s)
+					continue
+				}
+				if got := snapshotTags(t, env, s.SnapshotID)[job.TagConsistency]; got != tc.want {
+					t.Errorf("%s tagged %s, want %s", s.SnapshotID, got, tc.want)
+				}
+			}
+		})
+	}
+}
+
+// snapshotTags reads a snapshot's tags as the cloud has them now.
+func snapshotTags(t *testing.T, env *ecsemutest.Env, id string) map[string]string {
+	t.Helper()
+	c, err := cloud.New(cloud.Config{Region: env.RegionID, Endpoint: env.APIURL,
+		Credentials: cloud.NewStaticCredentials(env.AccessKeyID, env.AccessKeySecret)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	snaps, err := c.DescribeSnapshots(context.Background(), []string{id})
+	if err != nil || len(snaps) != 1 {
+		t.Fatalf("describe %s: %v", id, err)
+	}
+	return snaps[0].Tags
 }
