@@ -60,7 +60,7 @@ func listJobs(ctx context.Context, a *app, limit int, jsonOut bool) error {
 	for _, v := range views {
 		outcome, level, n := "-", "-", 0
 		if v.Result != nil {
-			outcome, level, n = dash(v.Result.Outcome), levelName(v.Result.Consistency), existing(v.Result)
+			outcome, level, n = dash(outcomeName(v.Result)), levelName(v.Result.Consistency), existing(v.Result)
 		}
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%d\t%s\n", v.ID, v.Created.Local().Format(time.DateTime),
 			dash(printable(v.Trigger)), v.State, outcome, level, n, dash(printable(v.Reason)))
@@ -110,7 +110,9 @@ func runShow(ctx context.Context, a *app, args []string) error {
 		}
 	}
 	if v.Result != nil {
-		printSnapshotTable(w, v.Result)
+		if len(v.Result.Snapshots) > 0 {
+			printSnapshotTable(w, v.Result)
+		}
 		fmt.Fprintln(w, printable(summary(v.Result)))
 	}
 	if v.Error != "" {

@@ -71,6 +71,8 @@ func (r *renderer) plainEvent(ev job.Event) {
 		what = fmt.Sprintf("%s %s accomplished", ev.DiskID, ev.SnapshotID)
 	case "failed":
 		what = fmt.Sprintf("%s %s failed: %s", ev.DiskID, ev.SnapshotID, ev.Message)
+	case "blocked":
+		what = fmt.Sprintf("%s, %d%%", ev.Message, ev.Progress)
 	case "done":
 		return // the summary follows
 	default:
@@ -86,6 +88,11 @@ func (r *renderer) terminalEvent(ev job.Event) {
 		for _, line := range strings.Split(ev.Message, "; ") {
 			fmt.Fprintf(r.env.Stdout, "  %s\n", line)
 		}
+		return
+	case "blocked":
+		// Before any create: a plain line each time the snapshot in the
+		// way moves.
+		fmt.Fprintf(r.env.Stdout, "  %s, %d%%\n", ev.Message, ev.Progress)
 		return
 	case "created", "progress", "accomplished", "failed":
 		if ev.DiskID == "" {
@@ -166,12 +173,16 @@ func printSnapshotTable(w io.Writer, res *job.Result) {
 
 func summary(res *job.Result) string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "Job %s %s", res.JobID, res.Outcome)
+	fmt.Fprintf(&b, "Job %s %s", res.JobID, outcomeName(res))
 	if res.GroupID != "" {
 		fmt.Fprintf(&b, "; snapshot group %s", res.GroupID)
 	}
-	fmt.Fprintf(&b, "; created in %s, total %s, %d API calls",
-		(time.Duration(res.Timings.ToCreatedMS) * time.Millisecond).Round(time.Millisecond),
+	if res.Creates != nil && res.Timings.ToCreatedMS > 0 {
+		fmt.Fprintf(&b, "; created in %s,", (time.Duration(res.Timings.ToCreatedMS) * time.Millisecond).Round(time.Millisecond))
+	} else {
+		b.WriteString("; nothing created;")
+	}
+	fmt.Fprintf(&b, " total %s, %d API calls",
 		(time.Duration(res.Timings.TotalMS) * time.Millisecond).Round(time.Millisecond), res.APICalls)
 	if res.Retries > 0 {
 		fmt.Fprintf(&b, " (%d retries)", res.Retries)
@@ -187,6 +198,14 @@ func summary(res *job.Result) string {
 		}
 	}
 	return b.String()
+}
+
+// outcomeName is the outcome, with the phase a failed job stopped in.
+func outcomeName(res *job.Result) string {
+	if res.FailedIn != "" {
+		return res.Outcome + " in " + res.FailedIn
+	}
+	return res.Outcome
 }
 
 // levelName shows a job's consistency; "" means it reached none (nothing

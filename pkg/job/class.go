@@ -34,8 +34,11 @@ func Classify(err error) string {
 	case errors.As(err, &un):
 		return ClassUnavailable
 	}
-	var ae *cloud.APIError
-	if errors.As(err, &ae) && ae.Code == cloud.CodeCreatingSnapshot {
+	var (
+		ae   *cloud.APIError
+		busy *BusyDiskError
+	)
+	if errors.As(err, &busy) || errors.As(err, &ae) && ae.Code == cloud.CodeCreatingSnapshot {
 		return ClassTemporary // the disk's previous snapshot is still being taken
 	}
 	switch cloud.KindOf(err) {

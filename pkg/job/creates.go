@@ -60,6 +60,9 @@ func (r *run) tagsAt(level string) []cloud.Tag {
 func (r *run) prepareCreates(p *plan.Plan) {
 	desc := Description(r.req.Reason)
 	tags := r.tagsAt(r.res.Consistency)
+	for i := range r.res.Snapshots {
+		r.res.Snapshots[i].State = StateCreating // recorded so, as the calls go out
+	}
 	r.res.Creates = nil
 	if len(p.Group) > 0 {
 		r.res.Creates = append(r.res.Creates, CreateCall{
@@ -90,6 +93,7 @@ func (r *run) record(state string) error {
 // create sends every create call not yet answered, all at once, and
 // returns when each has been answered.
 func (r *run) create(ctx context.Context) error {
+	r.phase = PhaseCreate
 	t := r.e.Now()
 	var (
 		wg     sync.WaitGroup

@@ -94,6 +94,10 @@ type run struct {
 	answered map[int]time.Time
 	// tagged is the consistency tag each snapshot carries, as set by this run.
 	tagged map[string]string
+	// blockedUntil ends the wait for snapshots in the job's way.
+	blockedUntil time.Time
+	// phase is the step the job is in, recorded as FailedIn on failure.
+	phase string
 
 	evMu    sync.Mutex
 	holding bool // events are queued while filesystems are frozen
@@ -176,6 +180,7 @@ func (r *run) resume(ctx context.Context) error {
 		r.e.Logger.Warn("could not record the created snapshots", "error", rerr)
 	}
 	if err == nil && r.req.Wait {
+		r.phase = PhaseWait
 		err = r.wait(ctx)
 	}
 	if desired, _ := r.levels(); err == nil && repeated && level < desired {
@@ -206,10 +211,12 @@ func (e *Engine) defaults() {
 }
 
 func (r *run) execute(ctx context.Context) error {
+	r.phase = PhaseIdentify
 	id, err := r.identify(ctx)
 	if err != nil {
 		return err
 	}
+	r.phase = PhaseInventory
 	inv, err := r.inventory(ctx, id)
 	if err != nil {
 		return err
@@ -219,6 +226,7 @@ func (r *run) execute(ctx context.Context) error {
 	if required >= LevelFS && r.e.Freezing.Freezer == nil {
 		return &BelowRequiredError{Achieved: LevelCrash, Required: required, Why: "freezing is not possible here (it needs root on Linux)"}
 	}
+	r.phase = PhasePlan
 	p, err := r.plan(id, inv, desired >= LevelFS && r.e.Freezing.Freezer != nil)
 	if err != nil {
 		return err
@@ -235,9 +243,11 @@ func (r *run) execute(ctx context.Context) error {
 	if ceiling < required {
 		return &BelowRequiredError{Achieved: ceiling, Required: required, Why: why}
 	}
+	r.phase = PhasePreflight
 	if err := r.preflight(ctx, p); err != nil {
 		return err
 	}
+	r.phase = PhaseFreeze
 	why, err = r.window(ctx, p, ceiling, why)
 	r.afterCreate(ctx)
 	r.settle(ctx)
@@ -249,6 +259,7 @@ func (r *run) execute(ctx context.Context) error {
 		if rerr := r.record(RecordWaiting); rerr != nil {
 			r.e.Logger.Warn("could not record the job", "error", rerr)
 		}
+		r.phase = PhaseWait
 		err = r.wait(ctx)
 	}
 	switch {
@@ -360,7 +371,7 @@ func (r *run) plan(id imds.Identity, inv *Inventory, freezing bool) (*plan.Plan,
 		method := p.Method(diskID)
 		sr := SnapshotResult{
 			DiskID: d.ID, DiskType: d.Type, Category: d.Category, SizeGiB: d.SizeGiB,
-			Device: p.Devices[d.ID], Method: string(method), State: StateCreating,
+			Device: p.Devices[d.ID], Method: string(method), State: StatePlanned,
 		}
 		if method == plan.MethodPerDisk {
 			sr.ClientToken = ClientToken(r.res.JobID, d.ID)
@@ -458,7 +469,12 @@ func (r *run) finish(err error) {
 		r.res.APITimeMS = r.cloud.CallTime().Milliseconds()
 	}
 	created := 0
-	for _, s := range r.res.Snapshots {
+	for i := range r.res.Snapshots {
+		s := &r.res.Snapshots[i]
+		if s.State == StatePlanned && !r.req.DryRun {
+			// Never sent: the job stopped before its create.
+			s.State, s.Error = StateNotCreated, notSent(s.DiskID, r.phase, err)
+		}
 		if s.State != StateNotCreated && s.State != StateCreating && s.State != StatePlanned {
 			created++
 		}
@@ -485,6 +501,9 @@ func (r *run) finish(err error) {
 	}
 	if err != nil {
 		r.res.Error, r.res.ErrorClass = err.Error(), Classify(err)
+		if r.res.Outcome == "failed" || r.res.Outcome == "partial" {
+			r.res.FailedIn = r.phase
+		}
 	}
 	r.emit(Event{Type: "done", Message: r.res.Outcome})
 }

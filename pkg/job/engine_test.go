@@ -255,10 +255,7 @@ func TestPermanentErrors(t *testing.T) {
 			sc.Quota.ManualSnapshotsPerDisk = 1
 			sc.Snapshots = append(sc.Snapshots, ecsemu.Snapshot{ID: "s-old1", DiskID: ecsemu.DemoEfficiencyDiskID, Status: "accomplished"})
 		}},
-		{name: "disk busy", kind: cloud.KindDiskState, mutate: func(sc *ecsemu.Scenario) {
-			sc.Snapshots = append(sc.Snapshots, ecsemu.Snapshot{ID: "s-busy1", DiskID: ecsemu.DemoEfficiencyDiskID, Status: "progressing"})
-			sc.Speed.Minimum = ecsemu.Duration(time.Hour)
-		}},
+		// A disk busy with someone else's snapshot: busy_test.go.
 		// The group call and the per-disk call both fail: the count is of
 		// snapshots, not of calls.
 		{name: "instance never started", kind: cloud.KindInstanceState, msg: "3 of 3 snapshots not created", mutate: func(sc *ecsemu.Scenario) {

@@ -47,6 +47,17 @@ const (
 	StatePlanned      = "planned"
 )
 
+// Phases of a job, as recorded in Result.FailedIn.
+const (
+	PhaseIdentify  = "identify"  // the metadata service: which instance, region, zone
+	PhaseInventory = "inventory" // the instance's disks and the local layout
+	PhasePlan      = "plan"
+	PhasePreflight = "preflight" // credentials, connections, snapshots in the way, quota
+	PhaseFreeze    = "freeze"    // hooks and the freeze, before any create
+	PhaseCreate    = "create"
+	PhaseWait      = "wait"
+)
+
 // SnapshotResult is one disk's snapshot in a job.
 type SnapshotResult struct {
 	DiskID      string `json:"disk_id"`
@@ -75,6 +86,9 @@ type Timings struct {
 	// FrozenMS is how long filesystems were frozen (freeze.held_ms).
 	FrozenMS int64 `json:"frozen_ms"`
 	WaitMS   int64 `json:"wait_ms"`
+	// BlockedMS is how long the job waited, before any create, for a
+	// snapshot someone else was taking of a one-at-a-time disk.
+	BlockedMS int64 `json:"blocked_ms,omitempty"`
 	TotalMS  int64 `json:"total_ms"`
 	// ToCreatedMS is from the start of the job to the last create accepted.
 	ToCreatedMS int64 `json:"to_created_ms"`
@@ -112,6 +126,9 @@ type Result struct {
 	Started    time.Time        `json:"started"`
 	Finished   time.Time        `json:"finished"`
 	Outcome    string           `json:"outcome"` // succeeded, failed, partial, created, timed-out, planned
+	// FailedIn is the phase a failed job stopped in (see the Phase
+	// constants): a job that failed in identify never knew its instance.
+	FailedIn   string           `json:"failed_in,omitempty"`
 	Error      string           `json:"error,omitempty"`
 	ErrorClass string           `json:"error_class,omitempty"` // see Classify
 	Warnings   []string         `json:"warnings,omitempty"`

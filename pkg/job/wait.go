@@ -26,10 +26,7 @@ func (e *WaitTimeoutError) Error() string {
 func (r *run) wait(ctx context.Context) error {
 	start := r.e.Now()
 	defer func() { r.res.Timings.WaitMS = r.since(start) }()
-	timeout := r.req.Timeout
-	if timeout <= 0 {
-		timeout = r.e.DefaultTimeout
-	}
+	timeout := r.timeout()
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 
@@ -174,6 +171,15 @@ func (r *run) waitErrors() error {
 		return nil
 	}
 	return fmt.Errorf("%d of %d snapshots failed: %v", len(errs), len(r.res.Snapshots), errs[0])
+}
+
+// timeout bounds the job's waits: for its snapshots, and for a snapshot
+// in its way.
+func (r *run) timeout() time.Duration {
+	if r.req.Timeout > 0 {
+		return r.req.Timeout
+	}
+	return r.e.DefaultTimeout
 }
 
 func clampDuration(d, lo, hi time.Duration) time.Duration {

@@ -2,11 +2,11 @@ package job
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"time"
 
-	"github.com/ecssnap/ecssnap/pkg/cloud"
 	"github.com/ecssnap/ecssnap/pkg/freeze"
 	"github.com/ecssnap/ecssnap/pkg/hooks"
 	"github.com/ecssnap/ecssnap/pkg/plan"
@@ -124,22 +124,41 @@ func (r *run) preflight(ctx context.Context, p *plan.Plan) error {
 		}
 		roomErr <- r.e.MakeRoom(ctx, r.cloud, r.res.InstanceID, p.Selected())
 	}()
-	busy, err := r.cloud.Preflight(ctx, r.res.InstanceID, conns)
+	progressing, err := r.cloud.Preflight(ctx, r.res.InstanceID, conns)
 	if rerr := <-roomErr; rerr != nil {
 		return fmt.Errorf("make room under the snapshot quota: %w", rerr)
 	}
 	if err != nil {
 		return fmt.Errorf("preflight: %w", err)
 	}
-	for _, s := range busy {
-		d, ok := p.Disks[s.DiskID]
-		if !ok || p.Method(s.DiskID) == "" || plan.Blocker(d, "", plan.MethodGroup) == "" {
-			continue // not ours, or an ESSD-family disk, which runs several tasks
-		}
-		return &cloud.APIError{Action: "CreateSnapshot", Resource: s.DiskID, Code: cloud.CodeCreatingSnapshot,
-			Kind: cloud.KindDiskState, Message: "snapshot " + s.ID + " is still being created"}
+	busy := busyOf(p, progressing)
+	if len(busy) == 0 {
+		return nil
 	}
-	return nil
+	// A create now would be refused. A caller who waits for the job waits
+	// for the snapshot in the way too, within the job's timeout, then
+	// preflight runs again (the connections it warmed may have gone cold).
+	if !r.req.Wait {
+		return &BusyDiskError{Busy: busy}
+	}
+	start := r.e.Now()
+	if r.blockedUntil.IsZero() {
+		r.blockedUntil = start.Add(r.timeout())
+	}
+	wctx, cancel := context.WithDeadline(ctx, r.blockedUntil)
+	busy, err = r.waitForBusy(wctx, busy)
+	cancel()
+	r.res.Timings.BlockedMS += r.since(start)
+	switch {
+	case err == nil:
+	case ctx.Err() != nil:
+		return ctx.Err()
+	case errors.Is(err, context.DeadlineExceeded):
+		return &BusyDiskError{Busy: busy, Waited: time.Duration(r.res.Timings.BlockedMS) * time.Millisecond}
+	case err != nil:
+		return fmt.Errorf("preflight: follow the snapshot in the way: %w", err)
+	}
+	return r.preflight(ctx, p)
 }
 
 // window runs pre-freeze hooks, freezes, creates, thaws and runs post-thaw

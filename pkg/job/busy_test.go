@@ -1,0 +1,122 @@
+package job_test
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/ecssnap/ecssnap/pkg/cloud"
+	"github.com/ecssnap/ecssnap/pkg/ecsemu"
+	"github.com/ecssnap/ecssnap/pkg/ecsemu/ecsemutest"
+	"github.com/ecssnap/ecssnap/pkg/job"
+	"github.com/ecssnap/ecssnap/pkg/plan"
+)
+
+const (
+	busyDisk = "d-bp1busyeff000000001" // cloud_efficiency: one snapshot at a time
+	busyTake = 1500 * time.Millisecond // how long every snapshot takes
+)
+
+// busyEnv is an instance whose data disk allows one snapshot at a time and
+// has one still being created (by someone else) when the job starts.
+func busyEnv(t *testing.T) (*ecsemutest.Env, string) {
+	t.Helper()
+	sc := ecsemu.DefaultScenario()
+	sc.Speed = ecsemu.Speed{MiBPerSecond: 1 << 30, Minimum: ecsemu.Duration(busyTake)}
+	sc.Disks = []ecsemu.Disk{{ID: busyDisk, Serial: "-", Category: "cloud_efficiency", Type: "data", SizeGiB: 20}}
+	env := ecsemutest.Start(t, ecsemutest.WithScenario(sc))
+	c, err := cloud.New(cloud.Config{Region: env.RegionID, Endpoint: env.APIURL,
+		Credentials: cloud.NewStaticCredentials(env.AccessKeyID, env.AccessKeySecret)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	id, err := c.CreateSnapshot(context.Background(), cloud.CreateSnapshotInput{DiskID: busyDisk, Name: "someone-else", ClientToken: "other-" + t.Name()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return env, id
+}
+
+// A snapshot still running on a one-at-a-time disk refuses the job before
+// any create: the error says so (the disk, the running snapshot), no
+// create is sent, no snapshot is reported as being created, the job
+// reached no level, and it is a temporary failure.
+func TestBusyDiskRefusedInPreflight(t *testing.T) {
+	env, running := busyEnv(t)
+	eng, _ := newEngine(t, env, cloud.RetryPolicy{})
+	res, err := eng.Run(context.Background(), job.Request{Disks: plan.Selection{Kind: "all"}})
+	var busy *job.BusyDiskError
+	if !errors.As(err, &busy) {
+		t.Fatalf("err = %v, want a BusyDiskError", err)
+	}
+	msg := err.Error()
+	if strings.Contains(msg, "CreateSnapshot") || !strings.Contains(msg, busyDisk) || !strings.Contains(msg, running) || !strings.Contains(msg, "nothing was created") {
+		t.Errorf("message %q", msg)
+	}
+	if job.Classify(err) != job.ClassTemporary {
+		t.Errorf("class %s", job.Classify(err))
+	}
+	if n := committedCreates(env)["CreateSnapshot"]; n != 1 { // the other one
+		t.Errorf("%d CreateSnapshot committed, want only the running one", n)
+	}
+	for _, s := range res.Snapshots {
+		if s.State != job.StateNotCreated || s.SnapshotID != "" {
+			t.Errorf("%s: %+v", s.DiskID, s)
+		}
+	}
+	if res.Consistency != "" || res.Outcome != "failed" || res.FailedIn != job.PhasePreflight || res.Timings.ToCreatedMS != 0 {
+		t.Errorf("consistency %q, outcome %s, failed in %q, to-created %d", res.Consistency, res.Outcome, res.FailedIn, res.Timings.ToCreatedMS)
+	}
+}
+
+// With --wait the job waits for the running snapshot, with progress
+// events, and then takes its own.
+func TestBusyDiskWaitedFor(t *testing.T) {
+	env, running := busyEnv(t)
+	eng, ev := newEngine(t, env, cloud.RetryPolicy{})
+	res, err := eng.Run(context.Background(), job.Request{Disks: plan.Selection{Kind: "all"}, Wait: true, Timeout: 30 * time.Second})
+	if err != nil {
+		t.Fatalf("Run: %v", err)
+	}
+	if res.Outcome != "succeeded" || res.Snapshots[0].State != job.StateAccomplished || res.Timings.BlockedMS <= 0 {
+		t.Errorf("outcome %s, snapshot %+v, blocked %d ms", res.Outcome, res.Snapshots[0], res.Timings.BlockedMS)
+	}
+	blocked := false
+	ev.mu.Lock()
+	for _, e := range ev.all {
+		if e.Type == "blocked" && e.SnapshotID == running && e.DiskID == busyDisk {
+			blocked = true
+		}
+	}
+	ev.mu.Unlock()
+	if !blocked {
+		t.Errorf("no blocked event for %s: %v", running, ev.types())
+	}
+	// The job's create came only after the running snapshot was done:
+	// no refused create on the way.
+	for _, c := range env.Emu.Calls() {
+		if c.Action == "CreateSnapshot" && c.Code != "" {
+			t.Errorf("a create was refused: %s", c.Code)
+		}
+	}
+}
+
+// The wait for someone else's snapshot is bounded by the job's timeout.
+func TestBusyDiskWaitBounded(t *testing.T) {
+	env, running := busyEnv(t)
+	eng, _ := newEngine(t, env, cloud.RetryPolicy{})
+	start := time.Now()
+	res, err := eng.Run(context.Background(), job.Request{Disks: plan.Selection{Kind: "all"}, Wait: true, Timeout: 200 * time.Millisecond})
+	var busy *job.BusyDiskError
+	if !errors.As(err, &busy) || !strings.Contains(err.Error(), running) || !strings.Contains(err.Error(), "waited") {
+		t.Fatalf("err = %v", err)
+	}
+	if took := time.Since(start); took > busyTake {
+		t.Errorf("gave up after %v; the timeout was 200ms", took)
+	}
+	if n := committedCreates(env)["CreateSnapshot"]; n != 1 || res.Snapshots[0].State != job.StateNotCreated {
+		t.Errorf("%d creates, snapshot %+v", n, res.Snapshots[0])
+	}
+}
