@@ -89,7 +89,7 @@ type Timings struct {
 	// BlockedMS is how long the job waited, before any create, for a
 	// snapshot someone else was taking of a one-at-a-time disk.
 	BlockedMS int64 `json:"blocked_ms,omitempty"`
-	TotalMS  int64 `json:"total_ms"`
+	TotalMS   int64 `json:"total_ms"`
 	// ToCreatedMS is from the start of the job to the last create accepted.
 	ToCreatedMS int64 `json:"to_created_ms"`
 }
@@ -121,17 +121,17 @@ type Result struct {
 	Retries  int64   `json:"retries"`
 	// APIErrors counts failed attempts by error code; APITimeMS sums the
 	// time spent in API calls (parallel calls add up).
-	APIErrors  map[string]int64 `json:"api_errors,omitempty"`
-	APITimeMS  int64            `json:"api_time_ms"`
-	Started    time.Time        `json:"started"`
-	Finished   time.Time        `json:"finished"`
-	Outcome    string           `json:"outcome"` // succeeded, failed, partial, created, timed-out, planned
+	APIErrors map[string]int64 `json:"api_errors,omitempty"`
+	APITimeMS int64            `json:"api_time_ms"`
+	Started   time.Time        `json:"started"`
+	Finished  time.Time        `json:"finished"`
+	Outcome   string           `json:"outcome"` // succeeded, failed, partial, created, timed-out, planned
 	// FailedIn is the phase a failed job stopped in (see the Phase
 	// constants): a job that failed in identify never knew its instance.
-	FailedIn   string           `json:"failed_in,omitempty"`
-	Error      string           `json:"error,omitempty"`
-	ErrorClass string           `json:"error_class,omitempty"` // see Classify
-	Warnings   []string         `json:"warnings,omitempty"`
+	FailedIn   string   `json:"failed_in,omitempty"`
+	Error      string   `json:"error,omitempty"`
+	ErrorClass string   `json:"error_class,omitempty"` // see Classify
+	Warnings   []string `json:"warnings,omitempty"`
 }
 
 // Event is one step of a job, for progress displays and NDJSON streams.
