@@ -144,7 +144,7 @@ func (e *Engine) Resume(ctx context.Context, res *Result, req Request) (*Result,
 	for i := range res.Snapshots {
 		r.byDisk[res.Snapshots[i].DiskID] = &res.Snapshots[i]
 	}
-	res.Resumed, res.Error, res.Outcome = true, "", ""
+	res.Resumed, res.Error, res.Outcome, res.FailedIn = true, "", "", ""
 	cl, err := e.NewCloud(res.RegionID)
 	if err == nil {
 		r.cloud = cl
