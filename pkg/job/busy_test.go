@@ -120,3 +120,23 @@ func TestBusyDiskWaitBounded(t *testing.T) {
 		t.Errorf("%d creates, snapshot %+v", n, res.Snapshots[0])
 	}
 }
+
+// The job's timeout is one budget: waiting for the snapshot in the way
+// leaves less time to wait for the job's own.
+func TestBusyDiskWaitSharesTimeout(t *testing.T) {
+	env, _ := busyEnv(t)
+	eng, _ := newEngine(t, env, cloud.RetryPolicy{})
+	const timeout = 2 * time.Second // the other snapshot takes 1.5 s, ours 1.5 s more
+	start := time.Now()
+	_, err := eng.Run(context.Background(), job.Request{Disks: plan.Selection{Kind: "all"}, Wait: true, Timeout: timeout})
+	var (
+		timedOut *job.WaitTimeoutError
+		busy     *job.BusyDiskError
+	)
+	if !errors.As(err, &timedOut) && !errors.As(err, &busy) {
+		t.Fatalf("err = %v, want the job's timeout to end it", err)
+	}
+	if took := time.Since(start); took > timeout+time.Second {
+		t.Errorf("the job took %v with a timeout of %v", took, timeout)
+	}
+}

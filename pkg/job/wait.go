@@ -27,7 +27,10 @@ func (r *run) wait(ctx context.Context) error {
 	start := r.e.Now()
 	defer func() { r.res.Timings.WaitMS = r.since(start) }()
 	timeout := r.timeout()
-	ctx, cancel := context.WithTimeout(ctx, timeout)
+	// One budget for the job's waits: time spent waiting for someone
+	// else's snapshot before the creates counts against it.
+	budget := max(timeout-time.Duration(r.res.Timings.BlockedMS)*time.Millisecond, 0)
+	ctx, cancel := context.WithTimeout(ctx, budget)
 	defer cancel()
 
 	interval := r.e.PollMin
