@@ -166,9 +166,11 @@ func (r *run) resume(ctx context.Context) error {
 	}
 	level, _ := ParseLevel(r.res.Consistency)
 	var err error
+	if repeated || level == LevelDefault {
+		level = LevelCrash
+	}
 	if repeated {
 		err = r.create(ctx)
-		level = LevelCrash
 	}
 	// Snapshots recorded with their level keep it; the repeated ones were
 	// not covered by a freeze.
