@@ -97,7 +97,8 @@ type run struct {
 	// blockedUntil ends the wait for snapshots in the job's way.
 	blockedUntil time.Time
 	// phase is the step the job is in, recorded as FailedIn on failure.
-	phase string
+	phase       string
+	groupWarned bool // the group's stale tag is in the warnings
 
 	evMu    sync.Mutex
 	holding bool // events are queued while filesystems are frozen

@@ -123,8 +123,11 @@ func (r *run) achieved() Level {
 
 // loweredWhy says why snapshots were lowered to crash by the freeze.
 func loweredWhy(p frozenProof, disks []string) string {
-	return fmt.Sprintf("%s; the snapshot of %s was not provably taken while the filesystems were frozen",
-		p.why, strings.Join(disks, ", "))
+	what := "the snapshot of %s was"
+	if len(disks) > 1 {
+		what = "the snapshots of %s were"
+	}
+	return fmt.Sprintf("%s; "+what+" not provably taken while the filesystems were frozen", p.why, strings.Join(disks, ", "))
 }
 
 // retag corrects the consistency tag of every snapshot whose level is not
@@ -145,6 +148,30 @@ func (r *run) retag(ctx context.Context) {
 			continue
 		}
 		r.noteTag(ids, level)
+	}
+	r.warnGroupTag()
+}
+
+// warnGroupTag says so when the snapshot group's own consistency tag, set
+// at create time, is above what its members reached: TagResources cannot
+// retag a snapshot group, so only the members carry the corrected tag.
+func (r *run) warnGroupTag() {
+	if r.res.GroupID == "" || r.groupWarned {
+		return
+	}
+	for _, c := range r.res.Creates {
+		if c.Kind != CreateGroup || c.ID == "" {
+			continue
+		}
+		sr := r.byDisk[c.DiskIDs[0]]
+		for _, t := range c.Tags {
+			if t.Key == TagConsistency && sr != nil && sr.Consistency != "" && t.Value != sr.Consistency {
+				r.res.Warnings = append(r.res.Warnings, fmt.Sprintf(
+					"snapshot group %s keeps the tag %s=%s it was created with (the API cannot retag groups); its snapshots are tagged %s",
+					c.ID, TagConsistency, t.Value, sr.Consistency))
+				r.groupWarned = true
+			}
+		}
 	}
 }
 

@@ -4,9 +4,11 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"log/slog"
 	"os"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -29,50 +31,65 @@ const slowCreate = 1500 * time.Millisecond
 // call is answered, in each way it can end early, with the real helper on an
 // ext4 loop filesystem: the helper SIGKILLed (the guard thaws, the helper
 // never reports), the helper SIGTERMed (it thaws and says so), and the
-// helper's deadline. The snapshot exists but was not taken while provably
-// frozen, so the job reaches crash: degraded when fs was desired, failed
-// when fs was required, and the tag says crash.
+// helper's deadline; and a snapshot group of two filesystems. The snapshots
+// exist but were not taken while provably frozen, so the job reaches
+// crash: degraded when fs was desired, failed when fs was required, and
+// the tags say crash.
 func TestRootWindowEndsEarly(t *testing.T) {
 	testenv.RequireRoot(t)
 	if err := loopfs.Available("ext4"); err != nil {
 		testenv.Unavailable(t, err.Error())
 	}
 	ctx := context.Background()
-	fs, err := loopfs.Create(ctx, "ext4", t.TempDir(), loopfs.Options{})
-	if err != nil {
-		t.Fatal(err)
+	dir := t.TempDir()
+	var fss []*loopfs.FS
+	for i := range 2 {
+		fs, err := loopfs.Create(ctx, "ext4", dir, loopfs.Options{MountPoint: filepath.Join(dir, fmt.Sprintf("fs%d", i))})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { fs.Destroy() })
+		fss = append(fss, fs)
 	}
-	t.Cleanup(func() { fs.Destroy() })
-	const diskID = "d-bp1earlythaw0000001"
+	diskIDs := []string{"d-bp1earlythaw0000001", "d-bp1earlythaw0000002"}
 
 	for _, tc := range []struct {
 		name     string
 		signal   syscall.Signal // sent to the helper once frozen; 0: none
 		deadline time.Duration
 		require  job.Level
+		group    bool // both filesystems, on ESSD disks: one snapshot group
 	}{
 		{name: "helper-SIGKILL", signal: syscall.SIGKILL, deadline: 5 * time.Second},
 		{name: "helper-SIGKILL-require-fs", signal: syscall.SIGKILL, deadline: 5 * time.Second, require: job.LevelFS},
 		{name: "helper-SIGTERM", signal: syscall.SIGTERM, deadline: 5 * time.Second},
 		{name: "deadline", deadline: 500 * time.Millisecond},
+		{name: "group-helper-SIGKILL", signal: syscall.SIGKILL, deadline: 5 * time.Second, group: true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			sc := ecsemu.DefaultScenario()
 			sc.Speed = ecsemu.Speed{MiBPerSecond: 1 << 30, Minimum: ecsemu.Duration(time.Millisecond)}
-			sc.Disks = []ecsemu.Disk{{ID: diskID, Serial: "-", Category: "cloud_efficiency", Type: "data", SizeGiB: 20}}
+			category, mounts := "cloud_efficiency", []string{fss[0].MountPoint}
+			if tc.group {
+				category, mounts = "cloud_essd", []string{fss[0].MountPoint, fss[1].MountPoint}
+			}
+			overrides := map[string]string{}
+			for i, fs := range fss {
+				sc.Disks = append(sc.Disks, ecsemu.Disk{ID: diskIDs[i], Serial: "-", Category: category, Type: "data", SizeGiB: 20})
+				overrides[filepath.Base(fs.Devices[0])] = diskIDs[i]
+			}
 			env := ecsemutest.Start(t, ecsemutest.WithScenario(sc), ecsemutest.WithLogger(slog.New(slog.DiscardHandler)),
-				ecsemutest.WithFaults(ecsemu.Faults{Latency: slowCreate, Actions: []string{"CreateSnapshot"}}))
+				ecsemutest.WithFaults(ecsemu.Faults{Latency: slowCreate, Actions: []string{"CreateSnapshot", "CreateSnapshotGroup"}}))
 			eng, _ := newEngine(t, env, cloud.RetryPolicy{})
-			eng.Local = job.Local{Discover: topology.New("/").Discover,
-				DeviceOverrides: map[string]string{filepath.Base(fs.Devices[0]): diskID}, AllowDeviceOverrides: true}
+			eng.Local = job.Local{Discover: topology.New("/").Discover, DeviceOverrides: overrides, AllowDeviceOverrides: true}
 			journal := filepath.Join(t.TempDir(), "freeze.json")
 			eng.Freezing = job.Freezing{Freezer: freeze.NewHelperFreezer("", nil), JournalPath: journal, Deadline: tc.deadline}
 
 			if tc.signal != 0 {
 				go signalHelperWhenFrozen(t, journal, tc.signal)
 			}
-			res, err := eng.Run(ctx, job.Request{Mounts: []string{fs.MountPoint}, Consistency: job.LevelFS, Require: tc.require})
-			if res.Freeze == nil || len(res.Freeze.Frozen) != 1 {
+			res, err := eng.Run(ctx, job.Request{Mounts: mounts, Consistency: job.LevelFS, Require: tc.require})
+			if res.Freeze == nil || len(res.Freeze.Frozen) != len(mounts) {
 				t.Fatalf("err %v; freeze %+v", err, res.Freeze)
 			}
 			if n := countCommitted(env); n != 1 {
@@ -92,11 +109,20 @@ func TestRootWindowEndsEarly(t *testing.T) {
 			if res.Consistency != "crash" || !res.Freeze.ThawedEarly {
 				t.Errorf("consistency %s, freeze %+v", res.Consistency, res.Freeze)
 			}
-			if s := res.Snapshots[0]; s.SnapshotID == "" || s.Consistency != "crash" {
-				t.Errorf("snapshot %+v, want created at crash", s)
+			if len(res.Snapshots) != len(mounts) {
+				t.Fatalf("snapshots %+v", res.Snapshots)
 			}
-			if got := snapshotTags(t, env, res.Snapshots[0].SnapshotID)[job.TagConsistency]; got != "crash" {
-				t.Errorf("tag %s=%s in the cloud, want crash", job.TagConsistency, got)
+			for _, s := range res.Snapshots {
+				if s.SnapshotID == "" || s.Consistency != "crash" {
+					t.Errorf("snapshot %+v, want created at crash", s)
+					continue
+				}
+				if got := snapshotTags(t, env, s.SnapshotID)[job.TagConsistency]; got != "crash" {
+					t.Errorf("%s tagged %s=%s in the cloud, want crash", s.SnapshotID, job.TagConsistency, got)
+				}
+			}
+			if tc.group && (res.GroupID == "" || !strings.Contains(strings.Join(res.Warnings, "\n"), "snapshot group "+res.GroupID+" keeps the tag")) {
+				t.Errorf("group %q, warnings %q", res.GroupID, res.Warnings)
 			}
 			t.Logf("%s: %v", tc.name, err)
 		})
