@@ -53,7 +53,7 @@ func TestRootHelperKilledIsCrash(t *testing.T) {
 		{[]string{"--consistency", "fs"}, cli.ExitDegraded},
 		{[]string{"--require", "fs"}, cli.ExitFailed},
 	} {
-		go killHelperWhenFrozen(t, h.vars["ECSSNAP_FREEZE_JOURNAL"], latency/5)
+		go killHelperWhenFrozen(t, h.vars["ECSSNAP_FREEZE_JOURNAL"], fs.MountPoint, latency/3)
 		args := append([]string{"snapshot-now", "--json", "--mount", fs.MountPoint}, tc.args...)
 		code, stdout, stderr := h.run(args...)
 		if code != tc.code {
@@ -84,24 +84,48 @@ func TestRootHelperKilledIsCrash(t *testing.T) {
 	}
 }
 
-// killHelperWhenFrozen SIGKILLs the helper the freeze journal names, after
-// delay (while the create is in flight).
-func killHelperWhenFrozen(t *testing.T, journal string, delay time.Duration) {
+// killHelperWhenFrozen SIGKILLs the helper the freeze journal names once
+// mount is frozen (a write blocks) and delay has passed (the create is in
+// flight).
+func killHelperWhenFrozen(t *testing.T, journal, mount string, delay time.Duration) {
 	deadline := time.Now().Add(30 * time.Second)
 	for time.Now().Before(deadline) {
-		if data, err := os.ReadFile(journal); err == nil {
-			var j freeze.Journal
-			if json.Unmarshal(data, &j) == nil && j.Helper.PID > 0 {
-				time.Sleep(delay)
-				if err := syscall.Kill(j.Helper.PID, syscall.SIGKILL); err != nil {
-					t.Errorf("kill the helper: %v", err)
-				}
+		data, err := os.ReadFile(journal)
+		var j freeze.Journal
+		if err != nil || json.Unmarshal(data, &j) != nil || j.Helper.PID == 0 {
+			time.Sleep(5 * time.Millisecond)
+			continue
+		}
+		for !frozenNow(mount) {
+			if time.Now().After(deadline) {
+				t.Error("the filesystem was never frozen")
 				return
 			}
 		}
-		time.Sleep(5 * time.Millisecond)
+		time.Sleep(delay)
+		if err := syscall.Kill(j.Helper.PID, syscall.SIGKILL); err != nil {
+			t.Errorf("kill the helper: %v", err)
+		}
+		return
 	}
 	t.Error("no freeze journal appeared")
+}
+
+// frozenNow reports whether a write to mount is still blocked after 50 ms;
+// the write completes at the thaw.
+func frozenNow(mount string) bool {
+	done := make(chan struct{})
+	go func() {
+		_ = os.WriteFile(filepath.Join(mount, "probe"), []byte("x"), 0o644)
+		close(done)
+	}()
+	select {
+	case <-done:
+		time.Sleep(5 * time.Millisecond)
+		return false
+	case <-time.After(50 * time.Millisecond):
+		return true
+	}
 }
 
 // cloudTag reads one tag of a snapshot as the cloud has it now.

@@ -60,9 +60,6 @@ func (r *run) tagsAt(level string) []cloud.Tag {
 func (r *run) prepareCreates(p *plan.Plan) {
 	desc := Description(r.req.Reason)
 	tags := r.tagsAt(r.res.Consistency)
-	for i := range r.res.Snapshots {
-		r.res.Snapshots[i].State = StateCreating // recorded so, as the calls go out
-	}
 	r.res.Creates = nil
 	if len(p.Group) > 0 {
 		r.res.Creates = append(r.res.Creates, CreateCall{
@@ -105,6 +102,11 @@ func (r *run) create(ctx context.Context) error {
 		if r.res.Creates[i].ID != "" {
 			continue
 		}
+		r.mu.Lock()
+		for _, d := range r.res.Creates[i].DiskIDs {
+			r.byDisk[d].State = StateCreating // the call goes out now
+		}
+		r.mu.Unlock()
 		wg.Add(1)
 		go func() {
 			defer wg.Done()

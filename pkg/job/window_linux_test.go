@@ -86,7 +86,7 @@ func TestRootWindowEndsEarly(t *testing.T) {
 			eng.Freezing = job.Freezing{Freezer: freeze.NewHelperFreezer("", nil), JournalPath: journal, Deadline: tc.deadline}
 
 			if tc.signal != 0 {
-				go signalHelperWhenFrozen(t, journal, tc.signal)
+				go signalHelperWhenFrozen(t, journal, mounts[0], tc.signal)
 			}
 			res, err := eng.Run(ctx, job.Request{Mounts: mounts, Consistency: job.LevelFS, Require: tc.require})
 			if res.Freeze == nil || len(res.Freeze.Frozen) != len(mounts) {
@@ -130,23 +130,46 @@ func TestRootWindowEndsEarly(t *testing.T) {
 }
 
 // signalHelperWhenFrozen waits for the freeze journal, which names the
-// helper and is written just before the first FIFREEZE, then signals the
-// helper once the freeze has had time to happen (the create is in flight).
-func signalHelperWhenFrozen(t *testing.T, journal string, sig syscall.Signal) {
+// helper and is written just before the first FIFREEZE, then for mount to
+// be frozen (a write blocks), then signals the helper a third of the way
+// into the slowed create call.
+func signalHelperWhenFrozen(t *testing.T, journal, mount string, sig syscall.Signal) {
 	deadline := time.Now().Add(30 * time.Second)
 	for time.Now().Before(deadline) {
 		data, err := os.ReadFile(journal)
-		if err == nil {
-			var j freeze.Journal
-			if err := json.Unmarshal(data, &j); err == nil && j.Helper.PID > 0 {
-				time.Sleep(slowCreate / 5)
-				if err := syscall.Kill(j.Helper.PID, sig); err != nil {
-					t.Errorf("signal the helper: %v", err)
-				}
+		var j freeze.Journal
+		if err != nil || json.Unmarshal(data, &j) != nil || j.Helper.PID == 0 {
+			time.Sleep(5 * time.Millisecond)
+			continue
+		}
+		for !writeBlocks(mount) {
+			if time.Now().After(deadline) {
+				t.Error("the filesystem was never frozen")
 				return
 			}
 		}
-		time.Sleep(5 * time.Millisecond)
+		time.Sleep(slowCreate / 3)
+		if err := syscall.Kill(j.Helper.PID, sig); err != nil {
+			t.Errorf("signal the helper: %v", err)
+		}
+		return
 	}
 	t.Error("no freeze journal appeared")
+}
+
+// writeBlocks reports whether a write to mount is still blocked after
+// 50 ms: the filesystem is frozen. The write completes at the thaw.
+func writeBlocks(mount string) bool {
+	done := make(chan struct{})
+	go func() {
+		_ = os.WriteFile(filepath.Join(mount, "probe"), []byte("x"), 0o644)
+		close(done)
+	}()
+	select {
+	case <-done:
+		time.Sleep(5 * time.Millisecond)
+		return false
+	case <-time.After(50 * time.Millisecond):
+		return true
+	}
 }

@@ -221,12 +221,21 @@ func TestNoFreezerRefusesUngroupableVolume(t *testing.T) {
 func TestFreezeFailureCreatesNothing(t *testing.T) {
 	fake := &freezetest.Fake{FreezeErr: freeze.ErrFreezeFailed}
 	eng, env, _ := lvmEngine(t, fake, nil)
-	_, err := eng.Run(context.Background(), job.Request{})
+	res, err := eng.Run(context.Background(), job.Request{})
 	if !errors.Is(err, freeze.ErrFreezeFailed) {
 		t.Fatalf("err = %v", err)
 	}
 	if n := countCommitted(env); n != 0 || len(fake.Frozen()) != 0 {
 		t.Errorf("%d creates, still frozen %v", n, fake.Frozen())
+	}
+	// Nothing was sent: no disk is shown as being created, no level reached.
+	for _, s := range res.Snapshots {
+		if s.State != job.StateNotCreated || !strings.Contains(s.Error, "not sent") {
+			t.Errorf("%s: %+v", s.DiskID, s)
+		}
+	}
+	if res.Consistency != "" || res.FailedIn != job.PhaseFreeze {
+		t.Errorf("consistency %q, failed in %q", res.Consistency, res.FailedIn)
 	}
 }
 
