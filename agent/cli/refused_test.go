@@ -19,7 +19,7 @@ import (
 func TestNowRefusedByRunningSnapshot(t *testing.T) {
 	const disk = "d-bp1refusedeff000001"
 	sc := ecsemu.DefaultScenario()
-	sc.Speed = ecsemu.Speed{MiBPerSecond: 1 << 30, Minimum: ecsemu.Duration(1500 * time.Millisecond)}
+	sc.Speed = ecsemu.Speed{MiBPerSecond: 1 << 30, Minimum: ecsemu.Duration(3 * time.Second)}
 	sc.Disks = []ecsemu.Disk{{ID: disk, Serial: "-", Category: "cloud_efficiency", Type: "data", SizeGiB: 20}}
 	h := newHarness(t, ecsemutest.WithScenario(sc))
 	c, err := cloud.New(cloud.Config{Region: h.env.RegionID, Endpoint: h.env.APIURL,
