@@ -36,7 +36,9 @@ func exitCode(err error) int {
 		return ExitConfig
 	case errors.As(err, &nth):
 		return ExitFailed
-	case errors.As(err, &pe):
+	case errors.As(err, &pe), errors.Is(err, localapi.ErrAccessDenied):
+		// The socket's mode refused the connect, or the daemon answered
+		// 403: either way the caller lacks a permission (EX_NOPERM).
 		return ExitPermission
 	case errors.Is(err, localapi.ErrBusy):
 		// The daemon's queue or this user's request rate is at its bound.

@@ -1,0 +1,102 @@
+package cli_test
+
+import (
+	"bytes"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"io"
+	"os"
+	"os/exec"
+	"os/user"
+	"path/filepath"
+	"testing"
+
+	"github.com/ecssnap/ecssnap/pkg/testenv"
+)
+
+// otherUser is a throwaway account in no group ecssnap knows, for tests
+// that must see what a real non-member sees (the kernel's EACCES on the
+// socket, the daemon's 403), and a copy of this test binary it may run.
+type otherUser struct {
+	name     string
+	uid, gid string
+	dir      string // 0755, for files the user must read
+	bin      string // this test binary, executable by the user
+}
+
+// newOtherUser creates the account with useradd and removes it when t ends.
+func newOtherUser(t *testing.T) *otherUser {
+	t.Helper()
+	testenv.RequireRoot(t)
+	testenv.RequireTool(t, "useradd", "userdel", "setpriv")
+	var b [3]byte
+	_, _ = rand.Read(b[:])
+	name := "ecssnapu" + hex.EncodeToString(b[:])
+	if out, err := exec.Command("useradd", "--system", "--no-create-home", "--user-group",
+		"--shell", "/usr/sbin/nologin", name).CombinedOutput(); err != nil {
+		t.Fatalf("useradd %s: %v\n%s", name, err, out)
+	}
+	t.Cleanup(func() {
+		if out, err := exec.Command("userdel", name).CombinedOutput(); err != nil {
+			t.Errorf("userdel %s: %v\n%s", name, err, out)
+		}
+	})
+	u, err := user.Lookup(name)
+	if err != nil {
+		t.Fatalf("new user %s: %v", name, err)
+	}
+	// go test builds in a 0700 directory: the user needs its own copy.
+	dir, err := os.MkdirTemp("", "ecssnap-user-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = os.RemoveAll(dir) })
+	if err := os.Chmod(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	exe, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	src, err := os.Open(exe)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer src.Close()
+	bin := filepath.Join(dir, "cli.test")
+	dst, err := os.OpenFile(bin, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o755)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := io.Copy(dst, src); err != nil {
+		t.Fatal(err)
+	}
+	if err := dst.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return &otherUser{name: name, uid: u.Uid, gid: u.Gid, dir: dir, bin: bin}
+}
+
+// run runs `ecssnap args...` as the user with the environment vars and
+// returns its exit code and output.
+func (u *otherUser) run(t *testing.T, vars map[string]string, args ...string) (code int, stdout, stderr string) {
+	t.Helper()
+	cmd := exec.Command("setpriv", append([]string{"--reuid", u.uid, "--regid", u.gid, "--clear-groups", u.bin}, args...)...)
+	cmd.Env = append(os.Environ(), runCLIEnv+"=1", "HOME="+u.dir)
+	for k, v := range vars {
+		cmd.Env = append(cmd.Env, k+"="+v)
+	}
+	var out, errOut bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errOut
+	err := cmd.Run()
+	var ee *exec.ExitError
+	switch {
+	case err == nil:
+	case errors.As(err, &ee):
+		code = ee.ExitCode()
+	default:
+		t.Fatalf("run as %s: %v", u.name, err)
+	}
+	return code, out.String(), errOut.String()
+}
