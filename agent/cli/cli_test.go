@@ -5,6 +5,8 @@ import (
 	"context"
 	"encoding/json"
 	"net"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -220,6 +222,12 @@ func TestExitCodes(t *testing.T) {
 		defer l.Close()
 		return "http://" + l.Addr().String()
 	}()
+	// A web server where the metadata service should be: its page must not
+	// be taken for the instance's identity.
+	webServer := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Write([]byte("<!DOCTYPE html>\n<html><body>Welcome</body></html>\n"))
+	}))
+	defer webServer.Close()
 	badConfig := t.TempDir() + "/config.yaml"
 	if err := os.WriteFile(badConfig, []byte("no_such_key: 1\n"), 0o644); err != nil {
 		t.Fatal(err)
@@ -246,6 +254,8 @@ func TestExitCodes(t *testing.T) {
 		{name: "bad config", vars: map[string]string{"ECSSNAP_CONFIG": badConfig}, args: []string{"ecssnap", "now"}, code: cli.ExitConfig, stderrRE: "no_such_key"},
 		{name: "not on ECS", vars: map[string]string{"ECSSNAP_METADATA_ENDPOINT": closed}, args: []string{"snapshot-now"}, code: cli.ExitUnavailable,
 			stderrRE: `metadata service at http://127\.0\.0\.1:\d+ is unreachable: is this an ECS instance\?`},
+		{name: "not the metadata service", vars: map[string]string{"ECSSNAP_METADATA_ENDPOINT": webServer.URL}, args: []string{"snapshot-now"},
+			code: cli.ExitUnavailable, stderrRE: `no ECS metadata service at http://127\.0\.0\.1:\d+: it answered "<!DOCTYPE html>.*"... for the token: is this an ECS instance\?`},
 		{name: "throttled", opts: []ecsemutest.Option{ecsemutest.WithFaults(ecsemu.Faults{ThrottleRate: 1})},
 			vars: map[string]string{"ECSSNAP_CONFIG": writeConfig(t, "api:\n  retry_budget: 1s\n")},
 			args: []string{"snapshot-now"}, code: cli.ExitTemporary, stderrRE: "Throttling"},

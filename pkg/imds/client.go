@@ -109,14 +109,20 @@ func New(cfg Config) *Client {
 // Endpoint returns the base URL the client talks to.
 func (c *Client) Endpoint() string { return c.base }
 
-// UnreachableError means nothing answered at the metadata endpoint: the
-// usual reason is that this machine is not an ECS instance.
+// UnreachableError means no metadata service answered at the endpoint:
+// nothing answered, or something else did (an answer the service never
+// gives: an HTML page, an empty token). The usual reason is that this
+// machine is not an ECS instance.
 type UnreachableError struct {
 	URL string
 	Err error
 }
 
 func (e *UnreachableError) Error() string {
+	var bad *badAnswer
+	if errors.As(e.Err, &bad) {
+		return fmt.Sprintf("no ECS metadata service at %s: it answered %v: is this an ECS instance?", e.URL, bad)
+	}
 	return fmt.Sprintf("metadata service at %s is unreachable: is this an ECS instance?", e.URL)
 }
 
@@ -184,8 +190,12 @@ func (c *Client) get(ctx context.Context, path string) (string, error) {
 		token, err := c.currentToken(ctx)
 		if err != nil {
 			lastErr = err
-			if isTransport(err) {
+			var bad *badAnswer
+			switch {
+			case isTransport(err):
 				continue
+			case errors.As(err, &bad):
+				return "", &UnreachableError{URL: c.base, Err: err}
 			}
 			return "", err
 		}
@@ -238,14 +248,22 @@ func (c *Client) currentToken(ctx context.Context) (string, error) {
 		return "", err
 	}
 	switch {
-	case status == http.StatusOK && strings.TrimSpace(body) != "":
-		c.token = strings.TrimSpace(body)
+	case status == http.StatusOK:
+		token := strings.TrimSpace(body)
+		if err := checkToken(token); err != nil {
+			return "", err
+		}
+		c.token = token
 		c.tokenExpiry = now.Add(c.cfg.TokenTTL)
 		return c.token, nil
 	case c.cfg.AllowTokenless && (status == http.StatusForbidden || status == http.StatusNotFound || status == http.StatusMethodNotAllowed):
 		c.cfg.Logger.Warn("metadata token mode unavailable; using tokenless requests as configured", "status", status)
 		c.tokenless = true
 		return "", nil
+	case status == http.StatusNotFound || status == http.StatusMethodNotAllowed:
+		// The ECS service knows the token path (a disabled endpoint says
+		// 403): a web server that does not is something else.
+		return "", &badAnswer{Item: "the token request (PUT " + tokenPath + ")", Status: fmt.Sprintf("%d %s", status, http.StatusText(status))}
 	default:
 		return "", &StatusError{Path: tokenPath, Status: status, Body: body}
 	}

@@ -36,13 +36,23 @@ func (c *Client) Identity(ctx context.Context) (Identity, error) {
 		{"instance/instance-type", &id.InstanceType, true},
 	} {
 		v, err := c.Get(ctx, item.path)
-		if err != nil {
-			if item.optional && errors.Is(err, ErrNotFound) {
-				continue
-			}
+		switch {
+		case err == nil:
+		case errors.Is(err, ErrNotFound) && item.optional:
+			continue
+		case errors.Is(err, ErrNotFound):
+			// Every ECS instance has these: what answered is not its
+			// metadata service.
+			return Identity{}, &UnreachableError{URL: c.base, Err: &badAnswer{Item: item.path, Status: "404 Not Found"}}
+		case errors.As(err, new(*UnreachableError)):
+			return Identity{}, err // says all there is to say
+		default:
 			return Identity{}, fmt.Errorf("read instance identity: %w", err)
 		}
 		*item.dst = v
+	}
+	if err := checkIdentity(id); err != nil {
+		return Identity{}, &UnreachableError{URL: c.base, Err: err}
 	}
 	c.identity = &id
 	return id, nil
