@@ -76,6 +76,9 @@ flags:
   --error-rate R        answer this fraction of calls with 500/503
   --drop-rate R         commit this fraction of calls, then cut the connection
   --imds-outage         start with the metadata service refusing connections
+  --bad-answer KIND[,R]  commit this fraction of calls (all by default), then answer
+                        truncated JSON, an empty body or a huge body (KIND: truncated,
+                        empty, huge)
   --seed N              seed for IDs and fault draws (default: random)
   --verbose             debug logging on stderr
 `
@@ -179,6 +182,16 @@ func parseFlags(args []string) (*options, error) {
 		return nil
 	})
 	fs.BoolVar(&o.faults.IMDSOutage, "imds-outage", false, "")
+	fs.Func("bad-answer", "", func(s string) error {
+		kind, rate, hasRate := strings.Cut(s, ",")
+		o.faults.BadAnswer, o.faults.BadAnswerRate = kind, 1
+		if hasRate {
+			if err := rateFlag(&o.faults.BadAnswerRate)(rate); err != nil {
+				return err
+			}
+		}
+		return o.faults.Validate()
+	})
 	if err := fs.Parse(args); err != nil {
 		return nil, err
 	}
@@ -220,6 +233,9 @@ func applyFaultFlags(f *ecsemu.Faults, o *options) {
 	}
 	if set["imds-outage"] {
 		f.IMDSOutage = o.faults.IMDSOutage
+	}
+	if set["bad-answer"] {
+		f.BadAnswer, f.BadAnswerRate = o.faults.BadAnswer, o.faults.BadAnswerRate
 	}
 }
 

@@ -29,6 +29,8 @@ func TestRunUsageErrors(t *testing.T) {
 		{[]string{"--admin-listen", ":9000"}, "not loopback"},
 		{[]string{"--throttle-rate", "2"}, "not a rate"},
 		{[]string{"--drop-rate", "x"}, "not a rate"},
+		{[]string{"--bad-answer", "garbled"}, `bad_answer "garbled" is not one of`},
+		{[]string{"--bad-answer", "empty,2"}, "not a rate"},
 		{[]string{"--latency", "fast"}, "not a duration"},
 		{[]string{"--latency", "1s,soon"}, "jitter"},
 		{[]string{"--rps", "-1"}, "positive number"},
@@ -105,7 +107,8 @@ func fetch(t *testing.T, url string) (int, string) {
 
 func TestRunServesUntilCancelled(t *testing.T) {
 	r := start(t, "--demo", "--virtual-clock", "--seed", "7",
-		"--latency", "1ms,2ms", "--throttle-rate", "0.25", "--rps", "100", "--error-rate", "0.1", "--drop-rate", "0.05")
+		"--latency", "1ms,2ms", "--throttle-rate", "0.25", "--rps", "100", "--error-rate", "0.1", "--drop-rate", "0.05",
+		"--bad-answer", "truncated,0.5")
 	if r.AccessKeyID != ecsemu.DefaultAccessKeyID || r.AccessKeySecret != ecsemu.DefaultAccessKeySecret ||
 		r.InstanceID != ecsemu.DefaultInstanceID || r.RegionID != ecsemu.DefaultRegion || r.CAFile != "" ||
 		!strings.HasPrefix(r.API, "http://127.0.0.1:") || !strings.HasPrefix(r.Admin, "http://127.0.0.1:") {
@@ -121,7 +124,8 @@ func TestRunServesUntilCancelled(t *testing.T) {
 	}
 	want := ecsemu.Faults{Latency: time.Millisecond, LatencyJitter: 2 * time.Millisecond, ThrottleRate: 0.25, RPS: 100, ErrorRate: 0.1, DropRate: 0.05}
 	if f.Latency != want.Latency || f.LatencyJitter != want.LatencyJitter || f.ThrottleRate != want.ThrottleRate ||
-		f.RPS != want.RPS || f.ErrorRate != want.ErrorRate || f.DropRate != want.DropRate {
+		f.RPS != want.RPS || f.ErrorRate != want.ErrorRate || f.DropRate != want.DropRate ||
+		f.BadAnswer != ecsemu.BadAnswerTruncated || f.BadAnswerRate != 0.5 {
 		t.Errorf("faults = %+v, want %+v", f, want)
 	}
 	if _, body := fetch(t, r.Admin+"/v1/clock"); !strings.Contains(body, `"virtual": true`) {

@@ -2,6 +2,7 @@ package ecsemu
 
 import (
 	"bytes"
+	"cmp"
 	"encoding/json"
 	"maps"
 	mrand "math/rand/v2"
@@ -136,6 +137,11 @@ func (e *Emulator) serveAPI(w http.ResponseWriter, r *http.Request) {
 	if drop {
 		call.Fault = FaultDrop
 	}
+	bad := ""
+	if !drop && aerr == nil {
+		bad = f.drawBadAnswer(action, draws)
+		call.Fault = cmp.Or(bad, call.Fault)
+	}
 	call.Status, call.Code = http.StatusOK, ""
 	if aerr != nil {
 		call.Status, call.Code = aerr.Status, aerr.Code
@@ -150,6 +156,10 @@ func (e *Emulator) serveAPI(w http.ResponseWriter, r *http.Request) {
 	}
 	if aerr != nil {
 		e.writeError(w, call.RequestID, aerr)
+		return
+	}
+	if bad != "" {
+		writeBadAnswer(w, bad, f.BadAnswerBytes, call.RequestID, result)
 		return
 	}
 	writeResult(w, call.RequestID, result)

@@ -29,7 +29,8 @@ type Call struct {
 	Committed bool `json:"committed"`
 	// Replayed: answered from an earlier call with the same ClientToken.
 	Replayed bool `json:"replayed,omitempty"`
-	// Fault is the injected fault: "throttle", "error", "drop" or "".
+	// Fault is the injected fault: "throttle", "error", "drop", a bad
+	// answer ("truncated", "empty", "huge") or "".
 	Fault string `json:"fault,omitempty"`
 }
 

@@ -29,7 +29,7 @@ type Faults struct {
 	// DropRate: the call takes effect (is committed), then the connection is
 	// closed before any response byte is written.
 	DropRate float64 `yaml:"drop_rate,omitempty" json:"drop_rate,omitempty"`
-	// Actions limits latency, throttle, error and drop faults to these API
+	// Actions limits latency, throttle, error, drop and bad-answer faults to these API
 	// actions; empty means all.
 	Actions []string `yaml:"actions,omitempty" json:"actions,omitempty"`
 	// IMDSOutage makes the metadata service refuse connections (its
@@ -37,6 +37,13 @@ type Faults struct {
 	IMDSOutage bool `yaml:"imds_outage,omitempty" json:"imds_outage,omitempty"`
 	// IMDSLatency delays every metadata response.
 	IMDSLatency time.Duration `yaml:"imds_latency,omitempty" json:"imds_latency,omitempty"`
+	// BadAnswer replaces the success answer of BadAnswerRate of the
+	// matching calls, after they took effect: BadAnswerTruncated,
+	// BadAnswerEmpty or BadAnswerHuge (of BadAnswerBytes). See
+	// faults_answers.go.
+	BadAnswer      string  `yaml:"bad_answer,omitempty" json:"bad_answer,omitempty"`
+	BadAnswerRate  float64 `yaml:"bad_answer_rate,omitempty" json:"bad_answer_rate,omitempty"`
+	BadAnswerBytes int64   `yaml:"bad_answer_bytes,omitempty" json:"bad_answer_bytes,omitempty"`
 }
 
 // Fault labels recorded in Call.Fault.
@@ -48,15 +55,18 @@ const (
 
 // faultsJSON is Faults with durations as strings ("250ms").
 type faultsJSON struct {
-	Latency       Duration `json:"latency,omitempty"`
-	LatencyJitter Duration `json:"latency_jitter,omitempty"`
-	ThrottleRate  float64  `json:"throttle_rate,omitempty"`
-	RPS           float64  `json:"rps,omitempty"`
-	ErrorRate     float64  `json:"error_rate,omitempty"`
-	DropRate      float64  `json:"drop_rate,omitempty"`
-	Actions       []string `json:"actions,omitempty"`
-	IMDSOutage    bool     `json:"imds_outage,omitempty"`
-	IMDSLatency   Duration `json:"imds_latency,omitempty"`
+	Latency        Duration `json:"latency,omitempty"`
+	LatencyJitter  Duration `json:"latency_jitter,omitempty"`
+	ThrottleRate   float64  `json:"throttle_rate,omitempty"`
+	RPS            float64  `json:"rps,omitempty"`
+	ErrorRate      float64  `json:"error_rate,omitempty"`
+	DropRate       float64  `json:"drop_rate,omitempty"`
+	Actions        []string `json:"actions,omitempty"`
+	IMDSOutage     bool     `json:"imds_outage,omitempty"`
+	IMDSLatency    Duration `json:"imds_latency,omitempty"`
+	BadAnswer      string   `json:"bad_answer,omitempty"`
+	BadAnswerRate  float64  `json:"bad_answer_rate,omitempty"`
+	BadAnswerBytes int64    `json:"bad_answer_bytes,omitempty"`
 }
 
 // MarshalJSON writes durations as strings.
@@ -65,6 +75,7 @@ func (f Faults) MarshalJSON() ([]byte, error) {
 		Latency: Duration(f.Latency), LatencyJitter: Duration(f.LatencyJitter),
 		ThrottleRate: f.ThrottleRate, RPS: f.RPS, ErrorRate: f.ErrorRate, DropRate: f.DropRate,
 		Actions: f.Actions, IMDSOutage: f.IMDSOutage, IMDSLatency: Duration(f.IMDSLatency),
+		BadAnswer: f.BadAnswer, BadAnswerRate: f.BadAnswerRate, BadAnswerBytes: f.BadAnswerBytes,
 	})
 }
 
@@ -80,6 +91,7 @@ func (f *Faults) UnmarshalJSON(b []byte) error {
 		Latency: j.Latency.D(), LatencyJitter: j.LatencyJitter.D(),
 		ThrottleRate: j.ThrottleRate, RPS: j.RPS, ErrorRate: j.ErrorRate, DropRate: j.DropRate,
 		Actions: j.Actions, IMDSOutage: j.IMDSOutage, IMDSLatency: j.IMDSLatency.D(),
+		BadAnswer: j.BadAnswer, BadAnswerRate: j.BadAnswerRate, BadAnswerBytes: j.BadAnswerBytes,
 	}
 	return nil
 }
@@ -96,6 +108,9 @@ func (f Faults) Validate() error {
 	}
 	if f.Latency < 0 || f.LatencyJitter < 0 || f.IMDSLatency < 0 {
 		return fmt.Errorf("latencies must not be negative")
+	}
+	if err := f.validateBadAnswer(); err != nil {
+		return err
 	}
 	for _, a := range f.Actions {
 		if _, ok := actions[a]; !ok {
