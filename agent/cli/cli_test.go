@@ -256,6 +256,8 @@ func TestExitCodes(t *testing.T) {
 			stderrRE: `metadata service at http://127\.0\.0\.1:\d+ is unreachable: is this an ECS instance\?`},
 		{name: "not the metadata service", vars: map[string]string{"ECSSNAP_METADATA_ENDPOINT": webServer.URL}, args: []string{"snapshot-now"},
 			code: cli.ExitUnavailable, stderrRE: `no ECS metadata service at http://127\.0\.0\.1:\d+: it answered "<!DOCTYPE html>.*"... for the token: is this an ECS instance\?`},
+		{name: "empty answer", opts: []ecsemutest.Option{ecsemutest.WithFaults(ecsemu.Faults{BadAnswer: ecsemu.BadAnswerEmpty, BadAnswerRate: 1, Actions: []string{"DescribeDisks"}})},
+			args: []string{"snapshot-now"}, code: cli.ExitFailed, stderrRE: `DescribeDisks i-\S+ failed: malformed answer from http://\S+: an empty answer \(3 attempts\)`},
 		{name: "throttled", opts: []ecsemutest.Option{ecsemutest.WithFaults(ecsemu.Faults{ThrottleRate: 1})},
 			vars: map[string]string{"ECSSNAP_CONFIG": writeConfig(t, "api:\n  retry_budget: 1s\n")},
 			args: []string{"snapshot-now"}, code: cli.ExitTemporary, stderrRE: "Throttling"},

@@ -37,7 +37,9 @@ type Config struct {
 	// Transport replaces the HTTP transport (tests); its proxy and TLS
 	// settings are then the caller's.
 	Transport http.RoundTripper
-	Logger    *slog.Logger
+	// MaxAnswerBytes caps an answer's body; DefaultMaxAnswerBytes when zero.
+	MaxAnswerBytes int64
+	Logger         *slog.Logger
 }
 
 // Client is safe for concurrent use.
@@ -130,6 +132,9 @@ func New(cfg Config) (*Client, error) {
 		cfg.ReadTimeout = 10 * time.Second
 	}
 	cfg.Retry = cfg.Retry.withDefaults()
+	if cfg.MaxAnswerBytes <= 0 {
+		cfg.MaxAnswerBytes = DefaultMaxAnswerBytes
+	}
 	if cfg.Credentials == nil {
 		cfg.Credentials = NewDefaultCredentials()
 	}
@@ -204,7 +209,7 @@ func (c *Client) checkout(ctx context.Context) (*sdkClient, error) {
 	}
 	c.mu.Unlock()
 
-	ct := &ctxTransport{base: c.tr, ctx: ctx, calls: &c.stats.Calls}
+	ct := &ctxTransport{base: c.tr, ctx: ctx, calls: &c.stats.Calls, maxAnswer: c.cfg.MaxAnswerBytes}
 	sdkEndpointsOnce.Do(func() { ecs.GetEndpointMap() })
 	conf := sdk.NewConfig()
 	conf.Transport = ct
@@ -235,11 +240,13 @@ func (c *Client) checkin(sc *sdkClient) {
 }
 
 // ctxTransport gives the SDK's context-less requests the caller's context, so
-// cancelling a job cancels its calls, and counts attempts.
+// cancelling a job cancels its calls, counts attempts, and hands the SDK
+// only answers that can be ECS answers (see checkAnswer).
 type ctxTransport struct {
-	base  http.RoundTripper
-	ctx   context.Context
-	calls *atomic.Int64
+	base      http.RoundTripper
+	ctx       context.Context
+	calls     *atomic.Int64
+	maxAnswer int64
 }
 
 func (t *ctxTransport) RoundTrip(req *http.Request) (*http.Response, error) {
@@ -247,7 +254,11 @@ func (t *ctxTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	if t.ctx != nil {
 		req = req.WithContext(t.ctx)
 	}
-	return t.base.RoundTrip(req)
+	resp, err := t.base.RoundTrip(req)
+	if err != nil {
+		return nil, err
+	}
+	return checkAnswer(resp, t.maxAnswer)
 }
 
 // rpc is one SDK request and the call that sends it, with the types erased
@@ -285,6 +296,7 @@ func (c *Client) call(ctx context.Context, r rpc) error {
 	ctx, cancel := context.WithTimeout(ctx, max(c.cfg.Retry.Budget, c.cfg.Retry.ThrottleBudget))
 	defer cancel()
 	expiredOnce := false
+	malformed := 0
 	var last error
 	for attempt := 1; ; attempt++ {
 		err := c.attempt(ctx, r)
@@ -306,7 +318,19 @@ func (c *Client) call(ctx context.Context, r rpc) error {
 			c.stats.Retries.Add(1)
 			continue
 		}
-		if !kind.Temporary() {
+		if kind == KindMalformed {
+			// Retried, but a bounded number of times: an endpoint that
+			// answers nonsense is not busy, and waiting out the whole
+			// budget only hid what was wrong.
+			malformed++
+			var ae *APIError
+			if errors.As(err, &ae) {
+				ae.Attempts = malformed
+			}
+			if malformed >= c.cfg.Retry.MalformedAttempts {
+				return err
+			}
+		} else if !kind.Temporary() {
 			return err
 		}
 		c.rngMu.Lock()
@@ -366,6 +390,19 @@ func (c *Client) wrap(r rpc, err error) error {
 	}
 	if ce, ok := err.(*sdkerrors.ClientError); ok && strings.Contains(ce.ErrorCode(), "Credential") {
 		ae.Code, ae.Kind = ce.ErrorCode(), KindAuth
+		return ae
+	}
+	var bad *BadAnswerError
+	if errors.As(err, &bad) {
+		ae.Kind, ae.Status = KindMalformed, bad.Status
+		ae.Err = fmt.Errorf("malformed answer from %s: %w", c.Endpoint(), bad)
+		return ae
+	}
+	if ce, ok := err.(*sdkerrors.ClientError); ok && ce.ErrorCode() == sdkerrors.JsonUnmarshalErrorCode {
+		// JSON with a RequestId, but not of the shape the action's
+		// answer has.
+		ae.Kind = KindMalformed
+		ae.Err = fmt.Errorf("malformed answer from %s: %s", c.Endpoint(), oneLine(ce.OriginError().Error()))
 		return ae
 	}
 	// Anything else means no usable answer arrived: connection refused or

@@ -26,6 +26,7 @@ const (
 	KindUnsupported             // the disk or instance does not support the operation
 	KindIdempotency             // the ClientToken was reused with other parameters
 	KindNoCredentials           // no provider in the chain produced credentials
+	KindMalformed               // the answer is not an ECS answer: empty, cut, not JSON, too large
 )
 
 var kindNames = map[Kind]string{
@@ -34,7 +35,7 @@ var kindNames = map[Kind]string{
 	KindInstanceState: "instance-state", KindQuota: "quota", KindNotFound: "not-found",
 	KindPermission: "permission", KindAuth: "auth", KindCredentialsExpired: "credentials-expired",
 	KindInvalidParameter: "invalid-parameter", KindUnsupported: "unsupported",
-	KindIdempotency: "idempotency", KindNoCredentials: "no-credentials",
+	KindIdempotency: "idempotency", KindNoCredentials: "no-credentials", KindMalformed: "malformed",
 }
 
 func (k Kind) String() string { return kindNames[k] }
@@ -60,6 +61,9 @@ type APIError struct {
 	Resource  string // the disk, snapshot or instance the call was about
 	Kind      Kind
 	Err       error // the underlying SDK or transport error
+	// Attempts counts the malformed answers a call got before it gave
+	// up; 0 for other failures.
+	Attempts int
 }
 
 func (e *APIError) Error() string {
@@ -73,6 +77,9 @@ func (e *APIError) Error() string {
 		b.WriteString(e.Code)
 	} else if e.Err != nil {
 		b.WriteString(oneLine(e.Err.Error()))
+	}
+	if e.Attempts > 1 {
+		fmt.Fprintf(&b, " (%d attempts)", e.Attempts)
 	}
 	if hint := e.Hint(); hint != "" {
 		b.WriteString(": ")
@@ -122,6 +129,8 @@ func (e *APIError) Hint() string {
 		return "the ECS service failed; try again later"
 	case e.Kind == KindTransport:
 		return "no answer from the ECS endpoint; check network access to it"
+	case e.Kind == KindMalformed:
+		return "what answers there is not the ECS API as it should be; check api_endpoint and any HTTP proxy on the way"
 	case e.Kind == KindInProgress:
 		return "the same request is still being processed; try again shortly"
 	case e.Kind == KindIdempotency:

@@ -23,6 +23,10 @@ type RetryPolicy struct {
 	// fleet) lost 1 job in 10 at 500 instances and 20 calls/s with the 2
 	// min budget, and none with 10 min.
 	ThrottleBudget time.Duration
+	// MalformedAttempts bounds the attempts of a call whose answers are
+	// malformed (KindMalformed), within the budget;
+	// DefaultMalformedAttempts when zero.
+	MalformedAttempts int
 }
 
 // ThrottleBudgetFactor sets the default ThrottleBudget from Budget.
@@ -37,6 +41,9 @@ func (p RetryPolicy) withDefaults() RetryPolicy {
 	}
 	if p.Budget <= 0 {
 		p.Budget = 2 * time.Minute
+	}
+	if p.MalformedAttempts <= 0 {
+		p.MalformedAttempts = DefaultMalformedAttempts
 	}
 	if p.ThrottleBudget <= 0 {
 		p.ThrottleBudget = ThrottleBudgetFactor * p.Budget
