@@ -2,7 +2,8 @@
 // around a snapshot job: pre-freeze (quiesce an application), post-thaw
 // (resume it), post-complete and on-failure. Scripts run in lexical order,
 // each in its own process group under a timeout, never while a filesystem is
-// frozen, and only when root owns them and nobody else may write them.
+// frozen, and only when root owns them and nobody else may write them, nor
+// any directory or symlink on the way to them (see trusted).
 package hooks
 
 import (
@@ -15,6 +16,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"syscall"
@@ -159,15 +161,22 @@ func (r *Runner) Discover() ([]Script, []Refused, error) {
 		return nil, nil, fmt.Errorf("read hook directory: %w", err)
 	}
 	sort.Slice(entries, func(i, j int) bool { return entries[i].Name() < entries[j].Name() })
+	entries = slices.DeleteFunc(entries, func(e fs.DirEntry) bool { return ignored(e.Name()) })
+	if len(entries) == 0 {
+		return nil, nil, nil
+	}
+	t := trusted{uid: r.OwnerUID}
+	if reason := t.checkScriptDir(r.Dir); reason != "" {
+		// Whoever can change a directory on the way chooses every script:
+		// none of them runs.
+		return nil, []Refused{{Name: r.Dir, Reason: reason}}, nil
+	}
 	var scripts []Script
 	var refused []Refused
 	for _, e := range entries {
 		name := e.Name()
-		if ignored(name) {
-			continue
-		}
 		path := filepath.Join(r.Dir, name)
-		if reason := r.refusal(path); reason != "" {
+		if reason := t.checkScript(path); reason != "" {
 			refused = append(refused, Refused{Name: name, Reason: reason})
 			continue
 		}
@@ -184,32 +193,6 @@ func ignored(name string) bool {
 		strings.HasSuffix(name, ".rpmsave") || strings.HasSuffix(name, ".rpmorig") ||
 		strings.HasSuffix(name, ".ucf-old") || strings.HasSuffix(name, ".ucf-new") ||
 		strings.HasSuffix(name, ".disabled")
-}
-
-// refusal says why a file must not run, or "". A script runs as root before
-// filesystems are frozen, so anyone who can change it owns the machine.
-func (r *Runner) refusal(path string) string {
-	fi, err := os.Lstat(path)
-	if err != nil {
-		return err.Error()
-	}
-	if fi.Mode()&fs.ModeSymlink != 0 {
-		if fi, err = os.Stat(path); err != nil {
-			return "dangling symlink"
-		}
-	}
-	st, ok := fi.Sys().(*syscall.Stat_t)
-	switch {
-	case !fi.Mode().IsRegular():
-		return "not a regular file"
-	case fi.Mode().Perm()&0o111 == 0:
-		return "not executable (chmod 0755 to enable)"
-	case !ok || int(st.Uid) != r.OwnerUID:
-		return fmt.Sprintf("not owned by uid %d (chown root:root)", r.OwnerUID)
-	case fi.Mode().Perm()&0o022 != 0:
-		return "writable by group or others (chmod go-w)"
-	}
-	return ""
 }
 
 // Run runs every script for phase, in order, sequentially. A failing script
