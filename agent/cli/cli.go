@@ -151,7 +151,7 @@ func Run(ctx context.Context, args []string, env Env) int {
 		if errors.As(err, &he) {
 			return he.code
 		}
-		return fail(env.Stderr, err)
+		return fail(env.Stderr, asInterrupted(ctx, err))
 	}
 	return ExitOK
 }

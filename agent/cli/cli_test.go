@@ -8,11 +8,9 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
-	"os/signal"
 	"path/filepath"
 	"regexp"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -36,7 +34,7 @@ func TestMain(m *testing.M) {
 	// Tests that need ecssnap as a separate process (a daemon to kill) run
 	// this binary as it.
 	if os.Getenv(runCLIEnv) == "1" {
-		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+		ctx, stop := cli.SignalContext(context.Background())
 		code := cli.Run(ctx, append([]string{"ecssnap"}, os.Args[1:]...), cli.OSEnv())
 		stop()
 		os.Exit(code)

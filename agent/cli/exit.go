@@ -44,6 +44,14 @@ func exitCode(err error) int {
 		// The daemon's queue or this user's request rate is at its bound.
 		return ExitTemporary
 	}
+	var in *interruptedError
+	if errors.As(err, &in) {
+		return in.code()
+	}
+	var gone *daemonGoneError
+	if errors.As(err, &gone) {
+		return gone.code()
+	}
 	var remote *remoteJobError
 	if errors.As(err, &remote) {
 		return classExit[remote.class]

@@ -93,6 +93,7 @@ func runNow(ctx context.Context, a *app, args []string) error {
 	}
 	out := newRenderer(a.env, f.json, req.Wait)
 	res, err := a.runJob(ctx, req, jobOptions{force: f.force, session: f.session, cmdline: strings.Join(os.Args, " ")}, out)
+	err = jobInterrupted(ctx, res, err)
 	out.result(res, err)
 	return err
 }

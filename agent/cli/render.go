@@ -135,7 +135,20 @@ func (r *renderer) result(res *job.Result, err error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.json {
+		// Without a result (the daemon went away, a refusal before any
+		// job) the document says what happened, never `null`.
+		var doc any = res
+		if res == nil && err != nil {
+			doc = newErrorDocument(err)
+		}
 		if r.stream {
+			if res == nil && err != nil {
+				writeJSONLine(r.env.Stdout, struct {
+					Type string `json:"type"`
+					errorDocument
+				}{"result", doc.(errorDocument)})
+				return
+			}
 			writeJSONLine(r.env.Stdout, struct {
 				Type string `json:"type"`
 				*job.Result
@@ -144,7 +157,7 @@ func (r *renderer) result(res *job.Result, err error) {
 		}
 		enc := json.NewEncoder(r.env.Stdout)
 		enc.SetIndent("", "  ")
-		_ = enc.Encode(res)
+		_ = enc.Encode(doc)
 		return
 	}
 	if res == nil || len(res.Snapshots) == 0 {

@@ -32,7 +32,8 @@ func (a *app) runJob(ctx context.Context, req job.Request, o jobOptions, out *re
 	creq := createRequest(req, o)
 	if !req.DryRun {
 		res, err := a.viaDaemon(ctx, creq, out, o.joined)
-		if !errors.Is(err, localapi.ErrDaemonNotRunning) {
+		var gone *daemonGoneError
+		if !errors.Is(err, localapi.ErrDaemonNotRunning) || errors.As(err, &gone) {
 			return res, err
 		}
 	}
@@ -58,11 +59,31 @@ func createRequest(req job.Request, o jobOptions) localapi.CreateJobRequest {
 	return c
 }
 
-// viaDaemon asks the daemon to run (or join) the job and follows it.
+// viaDaemon asks the daemon to run (or join) the job and follows it. A
+// daemon that goes away meanwhile, or a signal, ends the request with an
+// error that says what became of the job and how to follow it.
 func (a *app) viaDaemon(ctx context.Context, creq localapi.CreateJobRequest, out *renderer, joined *bool) (*job.Result, error) {
 	client := localapi.NewClient(a.cfg.Socket)
+	sent := a.env.Now()
+	var gone *localapi.GoneError
 	v, err := client.CreateJob(ctx, creq)
-	if err != nil {
+	switch {
+	case err == nil:
+	case errors.As(err, &gone):
+		return nil, a.daemonGone(ctx, creq, sent, "", err)
+	case interruption(ctx) != nil:
+		// The daemon keeps a job whose caller left: find it, if it was
+		// made, so that the user can follow it.
+		lookCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), goneLookup)
+		defer cancel()
+		in := interruption(ctx)
+		var found *daemonGoneError
+		if errors.As(a.daemonGone(lookCtx, creq, sent, "", err), &found) && found.jobID != "" {
+			return nil, stoppedFollowing(in, found.jobID)
+		}
+		return nil, &interruptedError{sig: in.Signal, msg: fmt.Sprintf("%s before the daemon answered: "+
+			"see `ecssnap list` for whether it made a job", in)}
+	default:
 		return nil, err
 	}
 	if v.Joined {
@@ -72,11 +93,18 @@ func (a *app) viaDaemon(ctx context.Context, creq localapi.CreateJobRequest, out
 		*joined = v.Joined
 	}
 	if creq.Complete {
-		if err := client.Events(ctx, v.ID, out.event); err != nil {
-			return nil, fmt.Errorf("follow job %s: %w", v.ID, err)
+		err := client.Events(ctx, v.ID, out.event)
+		if err == nil {
+			v, err = client.GetJob(ctx, v.ID)
 		}
-		if v, err = client.GetJob(ctx, v.ID); err != nil {
-			return nil, err
+		switch {
+		case err == nil:
+		case interruption(ctx) != nil:
+			return nil, stoppedFollowing(interruption(ctx), v.ID)
+		case errors.As(err, &gone), errors.Is(err, localapi.ErrDaemonNotRunning):
+			return nil, a.daemonGone(ctx, creq, sent, v.ID, err)
+		default:
+			return nil, fmt.Errorf("follow job %s: %w", v.ID, err)
 		}
 	}
 	return v.Result, viewError(v)

@@ -48,6 +48,9 @@ func (b *backend) CreateJob(ctx context.Context, req localapi.CreateJobRequest, 
 	case localapi.WaitCompleted:
 		until = e.done
 	}
+	if req.Wait == localapi.WaitCompleted {
+		defer b.jobs.follow(e)()
+	}
 	if until != nil {
 		select {
 		case <-until:
@@ -125,9 +128,11 @@ func (b *backend) Events(ctx context.Context, id string) (<-chan job.Event, erro
 		return ch, nil
 	}
 	past, live := b.jobs.Subscribe(e)
+	unfollow := b.jobs.follow(e)
 	out := make(chan job.Event, len(past)+1)
 	go func() {
 		defer close(out)
+		defer unfollow()
 		for _, ev := range past {
 			select {
 			case out <- ev:
@@ -135,9 +140,19 @@ func (b *backend) Events(ctx context.Context, id string) (<-chan job.Event, erro
 				return
 			}
 		}
-		for ev := range live {
+		// Watch ctx while no event comes too: a caller that left must
+		// stop counting as a follower at once, not at the next event.
+		for {
 			select {
-			case out <- ev:
+			case ev, ok := <-live:
+				if !ok {
+					return
+				}
+				select {
+				case out <- ev:
+				case <-ctx.Done():
+					return
+				}
 			case <-ctx.Done():
 				return
 			}

@@ -6,6 +6,7 @@ package daemon
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"slices"
@@ -32,7 +33,17 @@ type Job struct {
 	subs    []chan job.Event
 	failed  bool
 	err     error // the engine's error, once done
+
+	// followers count the callers waiting for the job's end (an event
+	// stream, a request that waits for completion); followed is set once
+	// one has. stopWait ends the engine's run early; see unfollow.
+	followers int
+	followed  bool
+	stopWait  context.CancelCauseFunc
 }
+
+// errAbandoned ends the wait of a job nobody follows any more.
+var errAbandoned = errors.New("nobody follows the job any more")
 
 // ID is the job's ID.
 func (e *Job) ID() string { return e.rec.ID }
@@ -54,6 +65,11 @@ type Jobs struct {
 
 	metrics *metrics
 	inv     *inventoryCache
+	// resumeInterrupted keeps a job a shutdown interrupted unfinished, for
+	// the next start to resume (the daemon). In process, a job the user
+	// interrupted is over once its creates are settled: nobody asked for
+	// it any more, and the next command must not run it again.
+	resumeInterrupted bool
 	// afterSuccess runs in the worker after each job that succeeded;
 	// afterEach after every job.
 	afterSuccess func(context.Context)
@@ -78,6 +94,12 @@ type JobsOptions struct {
 	Window time.Duration
 	// Limits bound the queue; zero fields take the defaults.
 	Limits QueueLimits
+	// ResumeInterrupted leaves jobs the context interrupted unfinished in
+	// the store, for the next start to resume: the daemon's shutdown. When
+	// false (the CLI's own engine), an interrupted job is recorded as done
+	// unless its create calls were sent and not all answered, which only
+	// a resume with the same ClientTokens can settle.
+	ResumeInterrupted bool
 }
 
 // maxRecent bounds the finished jobs kept in memory.
@@ -96,7 +118,7 @@ func NewJobs(opts JobsOptions) *Jobs {
 	}
 	return &Jobs{engine: opts.Engine, store: opts.Store, log: opts.Logger, now: opts.Now,
 		window: opts.Window, limits: opts.Limits.withDefaults(), wake: make(chan struct{}, 1), metrics: newMetrics(),
-		inv: &inventoryCache{now: opts.Now}}
+		inv: &inventoryCache{now: opts.Now}, resumeInterrupted: opts.ResumeInterrupted}
 }
 
 // newEngine builds an engine from the current configuration, sharing the
@@ -258,6 +280,38 @@ func (j *Jobs) next() *Job {
 	return e
 }
 
+// follow counts a caller waiting for e's end until the returned func is
+// called.
+func (j *Jobs) follow(e *Job) (unfollow func()) {
+	j.mu.Lock()
+	e.followers++
+	e.followed = true
+	j.mu.Unlock()
+	var once sync.Once
+	return func() {
+		once.Do(func() {
+			j.mu.Lock()
+			e.followers--
+			j.mu.Unlock()
+			j.abandonIfUnfollowed(e)
+		})
+	}
+}
+
+// abandonIfUnfollowed ends the wait of a job whose snapshots are created
+// and whose every follower has left (a `now --wait` interrupted): its
+// snapshots go on in the cloud, and the requests queued behind it must not
+// wait on a wait nobody wants (a `now --no-wait` hung behind one).
+func (j *Jobs) abandonIfUnfollowed(e *Job) {
+	j.mu.Lock()
+	stop := e.followed && e.followers == 0 && isClosed(e.created) && !isClosed(e.done) && e.stopWait != nil
+	j.mu.Unlock()
+	if stop {
+		j.log.Info("nobody follows the job any more: it stops waiting for its snapshots", "job", e.rec.ID)
+		e.stopWait(errAbandoned)
+	}
+}
+
 // execute runs one job (or resumes one a crash interrupted) and records
 // every step.
 func (j *Jobs) execute(ctx context.Context, e *Job) {
@@ -272,9 +326,18 @@ func (j *Jobs) execute(ctx context.Context, e *Job) {
 		j.mu.Unlock()
 		if state == job.RecordCreated {
 			closeOnce(e.created)
+			j.abandonIfUnfollowed(e)
 		}
 		return err
 	}
+	// The run's own context: abandonIfUnfollowed may end it once the
+	// creates are answered; the daemon's ctx still decides whether the
+	// job was interrupted by a shutdown.
+	runCtx, stopRun := context.WithCancelCause(ctx)
+	defer stopRun(nil)
+	j.mu.Lock()
+	e.stopWait = stopRun
+	j.mu.Unlock()
 	j.mu.Lock()
 	e.rec.State, e.rec.Attempts, e.rec.Updated = store.StateRunning, e.rec.Attempts+1, j.now()
 	saveErr := j.save(e.rec)
@@ -292,9 +355,9 @@ func (j *Jobs) execute(ctx context.Context, e *Job) {
 		err error
 	)
 	if recorded != nil {
-		res, err = eng.Resume(ctx, recorded, e.req)
+		res, err = eng.Resume(runCtx, recorded, e.req)
 	} else {
-		res, err = eng.Run(ctx, e.req)
+		res, err = eng.Run(runCtx, e.req)
 	}
 	j.finish(e, res, err, ctx.Err() != nil)
 	if err == nil && res != nil && !res.DryRun && j.afterSuccess != nil {
@@ -310,7 +373,8 @@ func (j *Jobs) execute(ctx context.Context, e *Job) {
 func (j *Jobs) finish(e *Job, res *job.Result, err error, interrupted bool) {
 	j.mu.Lock()
 	e.rec.Result, e.rec.Updated = res, j.now()
-	if !interrupted {
+	unsettled := res != nil && len(res.Creates) > 0 && !isClosed(e.created)
+	if !interrupted || (!j.resumeInterrupted && !unsettled) {
 		e.rec.State = store.StateDone
 	}
 	if err != nil {
@@ -400,6 +464,15 @@ func (j *Jobs) status() (running string, queued int) {
 		running = j.running.rec.ID
 	}
 	return running, len(j.queue)
+}
+
+func isClosed(ch chan struct{}) bool {
+	select {
+	case <-ch:
+		return true
+	default:
+		return false
+	}
 }
 
 func closeOnce(ch chan struct{}) {

@@ -77,7 +77,8 @@ func Serve(ctx context.Context, opts Options) error {
 	}
 	defer st.Close()
 
-	jobs := NewJobs(JobsOptions{Engine: opts.Engine, Store: st, Logger: log, Now: opts.Now, Window: opts.Window, Limits: opts.Limits})
+	jobs := NewJobs(JobsOptions{Engine: opts.Engine, Store: st, Logger: log, Now: opts.Now, Window: opts.Window, Limits: opts.Limits,
+		ResumeInterrupted: true})
 	jobs.metrics = m
 	records := opts.JobRecords
 	if records == (store.Retention{}) {

@@ -7,6 +7,7 @@ import (
 	"net/http/httptest"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/ecssnap/ecssnap/pkg/imds"
 )
@@ -114,5 +115,22 @@ func TestIdentityShapes(t *testing.T) {
 		if err != nil || got != id {
 			t.Errorf("Identity = %+v, %v; want %+v", got, err, id)
 		}
+	}
+}
+
+// TestCancelledIsNotUnreachable: a caller that gives up (a signal) while
+// the service is slow is told that, not that this is no ECS instance.
+func TestCancelledIsNotUnreachable(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		<-r.Context().Done()
+	}))
+	defer srv.Close()
+	stop := errors.New("interrupted by SIGINT")
+	ctx, cancel := context.WithCancelCause(context.Background())
+	go func() { time.Sleep(100 * time.Millisecond); cancel(stop) }()
+	_, err := imds.New(imds.Config{Endpoint: srv.URL}).Identity(ctx)
+	var un *imds.UnreachableError
+	if errors.As(err, &un) || !errors.Is(err, stop) {
+		t.Errorf("err = %v, want the cancellation's cause, not unreachable", err)
 	}
 }

@@ -177,8 +177,8 @@ func (c *Client) List(ctx context.Context, path string) ([]string, error) {
 
 // get performs one logical GET: bounded attempts within the budget, a token
 // fetched or renewed as needed, and one token re-fetch on 401.
-func (c *Client) get(ctx context.Context, path string) (string, error) {
-	ctx, cancel := context.WithTimeout(ctx, c.cfg.Budget)
+func (c *Client) get(parent context.Context, path string) (string, error) {
+	ctx, cancel := context.WithTimeout(parent, c.cfg.Budget)
 	defer cancel()
 
 	var lastErr error
@@ -220,6 +220,11 @@ func (c *Client) get(ctx context.Context, path string) (string, error) {
 		default:
 			return "", &StatusError{Path: path, Status: status, Body: body}
 		}
+	}
+	if parent.Err() != nil {
+		// The caller gave up (a signal, a shutdown): that is no sign of
+		// the service being absent, and must not be reported as one.
+		return "", fmt.Errorf("read %s from the metadata service: %w", path, context.Cause(parent))
 	}
 	if lastErr == nil {
 		lastErr = ctx.Err()

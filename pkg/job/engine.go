@@ -294,10 +294,11 @@ func (r *run) finalHooks(ctx context.Context, p *plan.Plan, err error) {
 	}
 	phase := hooks.PostComplete
 	var (
-		timeout  *WaitTimeoutError
-		degraded *DegradedError
+		timeout     *WaitTimeoutError
+		interrupted *WaitInterruptedError
+		degraded    *DegradedError
 	)
-	if err != nil && !errors.As(err, &timeout) && !errors.As(err, &degraded) {
+	if err != nil && !errors.As(err, &timeout) && !errors.As(err, &interrupted) && !errors.As(err, &degraded) {
 		phase = hooks.OnFailure
 	}
 	r.res.Hooks = append(r.res.Hooks, r.e.Hooks.Run(context.WithoutCancel(ctx), phase, r.hookEnv(p)))
@@ -483,14 +484,18 @@ func (r *run) finish(err error) {
 		}
 	}
 	var (
-		timeout  *WaitTimeoutError
-		degraded *DegradedError
+		timeout     *WaitTimeoutError
+		interrupted *WaitInterruptedError
+		degraded    *DegradedError
 	)
 	switch {
 	case r.req.DryRun && err == nil:
 		r.res.Outcome = "planned"
 	case errors.As(err, &timeout):
 		r.res.Outcome = "timed-out"
+	case errors.As(err, &interrupted):
+		// Created, and nobody waits for the end any more.
+		r.res.Outcome = "interrupted"
 	case errors.As(err, &degraded):
 		r.res.Outcome = "degraded"
 	case err != nil && created > 0:

@@ -19,19 +19,43 @@ func (e *WaitTimeoutError) Error() string {
 		e.Pending, e.Timeout, e.JobID)
 }
 
+// WaitInterruptedError means the caller stopped the wait before the
+// snapshots finished: a signal, or nobody following the job any more. The
+// snapshots exist and go on in the cloud.
+type WaitInterruptedError struct {
+	Waited  time.Duration
+	Pending int
+	JobID   string
+	Cause   error // why the wait stopped
+}
+
+func (e *WaitInterruptedError) Error() string {
+	return fmt.Sprintf("stopped waiting after %s (%v): %d snapshots still progressing; they continue in the cloud: follow them with `ecssnap show %s`",
+		e.Waited.Round(100*time.Millisecond), e.Cause, e.Pending, e.JobID)
+}
+
+func (e *WaitInterruptedError) Unwrap() error { return e.Cause }
+
 // wait follows every created snapshot until it is accomplished or failed.
 // Each round is one DescribeSnapshots call for up to 100 snapshots, so it
 // costs the same for 1 or 16 disks; the interval adapts to the remaining
 // time the API reports and stretches while nothing changes.
-func (r *run) wait(ctx context.Context) error {
+func (r *run) wait(parent context.Context) error {
 	start := r.e.Now()
 	defer func() { r.res.Timings.WaitMS = r.since(start) }()
 	timeout := r.timeout()
 	// One budget for the job's waits: time spent waiting for someone
 	// else's snapshot before the creates counts against it.
 	budget := max(timeout-time.Duration(r.res.Timings.BlockedMS)*time.Millisecond, 0)
-	ctx, cancel := context.WithTimeout(ctx, budget)
+	ctx, cancel := context.WithTimeout(parent, budget)
 	defer cancel()
+	// The wait ends early either way; which way decides what it says.
+	ended := func() error {
+		if parent.Err() != nil {
+			return &WaitInterruptedError{Waited: r.e.Now().Sub(start), Pending: len(r.pendingIDs()), JobID: r.res.JobID, Cause: context.Cause(parent)}
+		}
+		return r.timeoutError(timeout)
+	}
 
 	interval := r.e.PollMin
 	for {
@@ -49,7 +73,7 @@ func (r *run) wait(ctx context.Context) error {
 			snaps, err := r.e.describe(ctx, r.cloud, ids)
 			if err != nil {
 				if ctx.Err() != nil {
-					return r.timeoutError(timeout)
+					return ended()
 				}
 				return fmt.Errorf("follow the snapshots: %w", err)
 			}
@@ -66,7 +90,7 @@ func (r *run) wait(ctx context.Context) error {
 			interval = clampDuration(interval*3/2, r.e.PollMin, r.e.PollMax)
 		}
 		if err := sleep(ctx, interval); err != nil {
-			return r.timeoutError(timeout)
+			return ended()
 		}
 	}
 	return r.waitErrors()

@@ -121,7 +121,12 @@ func (c *Client) Events(ctx context.Context, id string, fn func(job.Event)) erro
 		var ev job.Event
 		switch err := dec.Decode(&ev); {
 		case err == io.EOF:
+			// The stream ends with the job, as a chunked body whose end
+			// arrived; a daemon that died mid-stream cuts the chunking,
+			// which reads as io.ErrUnexpectedEOF.
 			return nil
+		case err != nil && ctx.Err() == nil && connectionLost(err):
+			return &GoneError{Socket: c.Socket, Err: err}
 		case err != nil:
 			return fmt.Errorf("events of job %s: %w", id, err)
 		}
@@ -173,6 +178,9 @@ func (c *Client) do(ctx context.Context, method, path string, in, out any) error
 	}
 	defer resp.Body.Close()
 	if err := json.NewDecoder(io.LimitReader(resp.Body, maxAnswerBody)).Decode(out); err != nil {
+		if ctx.Err() == nil && connectionLost(err) {
+			return &GoneError{Socket: c.Socket, Err: err}
+		}
 		return fmt.Errorf("%s %s: decode answer: %w", method, path, err)
 	}
 	return nil
@@ -220,9 +228,33 @@ func (c *Client) transportError(err error) error {
 		// The kernel refused the connect: the socket's mode and group keep
 		// the caller out, which is the same answer a 403 gives.
 		return fmt.Errorf("connect to %s: %w", c.Socket, ErrAccessDenied)
+	case connectionLost(err):
+		return &GoneError{Socket: c.Socket, Err: err}
 	}
 	return fmt.Errorf("ecssnap daemon at %s: %w", c.Socket, err)
 }
+
+// connectionLost reports whether err is a connection the daemon closed
+// under a request: it exited (or was killed) while serving it.
+func connectionLost(err error) bool {
+	return errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) ||
+		errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE)
+}
+
+// GoneError is a daemon that went away in the middle of a request: the
+// connection closed before the whole answer came. What it did with the
+// request is unknown to the client; the job store knows (the daemon records
+// a job before it answers, and the next daemon finishes it).
+type GoneError struct {
+	Socket string
+	Err    error
+}
+
+func (e *GoneError) Error() string {
+	return fmt.Sprintf("the ecssnap daemon at %s went away during the request (%v)", e.Socket, e.Err)
+}
+
+func (e *GoneError) Unwrap() error { return e.Err }
 
 // readAPIError decodes the envelope, or keeps the start of whatever came
 // instead (a proxy's page, a crash) as the message.

@@ -5,8 +5,6 @@ package main
 import (
 	"context"
 	"os"
-	"os/signal"
-	"syscall"
 
 	"github.com/ecssnap/ecssnap/agent/cli"
 	"github.com/ecssnap/ecssnap/pkg/freeze"
@@ -18,7 +16,7 @@ func main() {
 	if os.Getenv(freeze.HelperEnv) != "" {
 		os.Exit(freeze.RunHelper())
 	}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	ctx, stop := cli.SignalContext(context.Background())
 	code := cli.Run(ctx, os.Args, cli.OSEnv())
 	stop()
 	os.Exit(code)
