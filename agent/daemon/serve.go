@@ -48,6 +48,10 @@ type Options struct {
 	Now        func() time.Time
 }
 
+// errStopping is why a job's wait ends when the daemon stops: the next
+// start settles the job.
+var errStopping = errors.New("the daemon is stopping")
+
 // Serve runs the daemon until ctx ends: it thaws what a crashed
 // predecessor left frozen, reconciles unfinished jobs, serves the local API
 // and runs jobs one at a time. On shutdown it stops taking requests, lets
@@ -127,7 +131,8 @@ func Serve(ctx context.Context, opts Options) error {
 	reload := reloadSignal()
 	defer stopReloadSignal(reload)
 
-	jobCtx, stopJobs := context.WithCancel(context.WithoutCancel(ctx))
+	jobCtx, stopJobCause := context.WithCancelCause(context.WithoutCancel(ctx))
+	stopJobs := func() { stopJobCause(errStopping) }
 	defer stopJobs()
 	var wg sync.WaitGroup
 	wg.Add(2)

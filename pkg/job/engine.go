@@ -399,7 +399,7 @@ func (r *run) afterCreate(ctx context.Context) {
 	if r.res.GroupID == "" {
 		return
 	}
-	if err := r.learnGroupMembers(ctx); err != nil {
+	if err := r.learnGroupMembers(ctx); err != nil && ctx.Err() == nil {
 		r.e.Logger.Warn("could not list the snapshot group's members yet", "group", r.res.GroupID, "error", err)
 	}
 }

@@ -125,7 +125,7 @@ type Result struct {
 	APITimeMS int64            `json:"api_time_ms"`
 	Started   time.Time        `json:"started"`
 	Finished  time.Time        `json:"finished"`
-	Outcome   string           `json:"outcome"` // succeeded, failed, partial, created, timed-out, planned
+	Outcome   string           `json:"outcome"` // succeeded, failed, partial, created, timed-out, interrupted, planned
 	// FailedIn is the phase a failed job stopped in (see the Phase
 	// constants): a job that failed in identify never knew its instance.
 	FailedIn   string   `json:"failed_in,omitempty"`
