@@ -33,7 +33,7 @@ func triggerLabel(t string) string {
 // outcomeLabel bounds the outcome (set by the engine, so this is a guard).
 func outcomeLabel(o string) string {
 	switch o {
-	case "succeeded", "failed", "partial", "created", "timed-out", "degraded", "planned":
+	case "succeeded", "failed", "partial", "created", "timed-out", "interrupted", "degraded", "planned":
 		return o
 	}
 	return otherLabel
