@@ -85,7 +85,11 @@ func hookClass(err error) string {
 	if cloud.KindOf(err) == cloud.KindTransport {
 		return job.ClassUnavailable
 	}
-	if errors.Is(err, localapi.ErrDaemonNotRunning) {
+	var gone *daemonGoneError
+	if errors.Is(err, localapi.ErrDaemonNotRunning) || errors.As(err, &gone) {
+		// A daemon that went away mid-request is as unreachable as one
+		// that was never there; its message says whether it recorded the
+		// job.
 		return job.ClassUnavailable
 	}
 	if errors.Is(err, localapi.ErrBusy) {
