@@ -166,6 +166,35 @@ func TestInterruptedWaitInProcess(t *testing.T) {
 	}
 }
 
+// TestKilledWaitInProcess: a `now --wait` killed outright leaves its job
+// unfinished; the next command resumes it (its creates are settled) but
+// does not wait on its snapshots before its own job.
+func TestKilledWaitInProcess(t *testing.T) {
+	h := newHarness(t, ecsemutest.WithScenario(slowScenario()))
+	p := startCLI(t, h.vars, "now", "--wait")
+	p.waitLine(t, "%")
+	if code, _ := p.signal(t, syscall.SIGKILL); code != -1 {
+		t.Fatalf("exit %d after SIGKILL", code)
+	}
+	start := time.Now()
+	code, _, stderr := h.run("ecssnap", "now", "--no-wait")
+	if code != 0 || time.Since(start) > 5*time.Second {
+		t.Errorf("next now --no-wait: exit %d after %v: %s", code, time.Since(start), stderr)
+	}
+	var jobs []localapi.JobView
+	_, out, _ := h.run("ecssnap", "list", "--json")
+	if err := json.Unmarshal([]byte(out), &jobs); err != nil || len(jobs) != 2 {
+		t.Fatalf("list: %v\n%s", err, out)
+	}
+	first := jobs[1]
+	if first.State != "done" || first.Result == nil || first.Result.Outcome != "interrupted" || !first.Result.Resumed {
+		t.Errorf("the killed job: %+v", first)
+	}
+	if n := describesOf(h.env, start, first.Result.Snapshots[0].SnapshotID); n != 0 {
+		t.Errorf("the next command polled the killed job's snapshots %d times", n)
+	}
+}
+
 // TestInterruptedIdentify: a signal while the metadata service is slow is
 // an interruption (exit 143), not "is this an ECS instance?" (exit 69).
 func TestInterruptedIdentify(t *testing.T) {
@@ -212,7 +241,7 @@ func TestInterruptedWaitThroughDaemon(t *testing.T) {
 		t.Fatalf("list: %v\n%s", err, out)
 	}
 	if first := jobs[1]; first.State != "done" || first.Result == nil || first.Result.Outcome != "interrupted" ||
-		!strings.Contains(first.Result.Error, "nobody follows the job any more") {
+		!strings.Contains(first.Result.Error, "nobody follows the job, and another request is queued") {
 		t.Errorf("the interrupted job: %+v", first)
 	}
 }

@@ -36,14 +36,16 @@ type Job struct {
 
 	// followers count the callers waiting for the job's end (an event
 	// stream, a request that waits for completion); followed is set once
-	// one has. stopWait ends the engine's run early; see unfollow.
-	followers int
-	followed  bool
-	stopWait  context.CancelCauseFunc
+	// one has, reconciled for a job a previous process started, whose
+	// callers are gone. stopWait ends the engine's run early; see giveWay.
+	followers  int
+	followed   bool
+	reconciled bool
+	stopWait   context.CancelCauseFunc
 }
 
-// errAbandoned ends the wait of a job nobody follows any more.
-var errAbandoned = errors.New("nobody follows the job any more")
+// errGiveWay ends the wait of a job nobody follows when another is queued.
+var errGiveWay = errors.New("nobody follows the job, and another request is queued")
 
 // ID is the job's ID.
 func (e *Job) ID() string { return e.rec.ID }
@@ -179,6 +181,8 @@ func (j *Jobs) Submit(req localapi.CreateJobRequest, caller localapi.Caller) (*J
 	e := &Job{rec: rec, req: jr, created: make(chan struct{}), done: make(chan struct{})}
 	j.queue = append(j.queue, e)
 	j.signal()
+	// j.mu is held: the running job gives way once this returns.
+	defer func(running *Job) { go j.giveWay(running) }(j.running)
 	return e, false, nil
 }
 
@@ -293,22 +297,28 @@ func (j *Jobs) follow(e *Job) (unfollow func()) {
 			j.mu.Lock()
 			e.followers--
 			j.mu.Unlock()
-			j.abandonIfUnfollowed(e)
+			j.giveWay(e)
 		})
 	}
 }
 
-// abandonIfUnfollowed ends the wait of a job whose snapshots are created
-// and whose every follower has left (a `now --wait` interrupted): its
-// snapshots go on in the cloud, and the requests queued behind it must not
-// wait on a wait nobody wants (a `now --no-wait` hung behind one).
-func (j *Jobs) abandonIfUnfollowed(e *Job) {
+// giveWay ends e's wait for its snapshots when nobody follows it and
+// another job is queued: a wait whose caller left (a `now --wait`
+// interrupted) or that a restart took over (a reconciled job) must not
+// hold up the requests behind it (a `now --no-wait` hung behind one). The
+// snapshots go on in the cloud. With nothing queued the wait goes on, so
+// that the record says how the snapshots ended.
+func (j *Jobs) giveWay(e *Job) {
+	if e == nil {
+		return
+	}
 	j.mu.Lock()
-	stop := e.followed && e.followers == 0 && isClosed(e.created) && !isClosed(e.done) && e.stopWait != nil
+	stop := (e.followed || e.reconciled) && e.followers == 0 && len(j.queue) > 0 &&
+		isClosed(e.created) && !isClosed(e.done) && e.stopWait != nil
 	j.mu.Unlock()
 	if stop {
-		j.log.Info("nobody follows the job any more: it stops waiting for its snapshots", "job", e.rec.ID)
-		e.stopWait(errAbandoned)
+		j.log.Info("nobody follows the job and another is queued: it stops waiting for its snapshots", "job", e.rec.ID)
+		e.stopWait(errGiveWay)
 	}
 }
 
@@ -326,11 +336,11 @@ func (j *Jobs) execute(ctx context.Context, e *Job) {
 		j.mu.Unlock()
 		if state == job.RecordCreated {
 			closeOnce(e.created)
-			j.abandonIfUnfollowed(e)
+			j.giveWay(e)
 		}
 		return err
 	}
-	// The run's own context: abandonIfUnfollowed may end it once the
+	// The run's own context: giveWay may end it once the
 	// creates are answered; the daemon's ctx still decides whether the
 	// job was interrupted by a shutdown.
 	runCtx, stopRun := context.WithCancelCause(ctx)

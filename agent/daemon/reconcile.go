@@ -9,9 +9,9 @@ import (
 
 // Reconcile queues every job a previous daemon left unfinished, oldest
 // first: a job with recorded create calls is resumed (the creates repeated
-// with their tokens, so that every snapshot is known), one that never
-// reached its creates runs again from the start under its own ID. Neither
-// waits for its snapshots to finish.
+// with their tokens, or the wait picked up, giving way to any request
+// queued behind it), one that never reached its creates runs again from
+// the start under its own ID.
 func (j *Jobs) Reconcile() error {
 	if j.store == nil {
 		return nil
@@ -34,13 +34,11 @@ func (j *Jobs) Reconcile() error {
 			continue
 		}
 		req.JobID = rec.ID
-		// Whoever waited for this job's snapshots to finish went away
-		// with the process that served them: following them now would
-		// only hold up the requests behind it (a `now --no-wait` after an
-		// interrupted `now --wait` polled the earlier job's snapshots).
-		// The job settles its creates and ends as created.
-		req.Wait = false
-		e := &Job{rec: rec, req: req, created: make(chan struct{}), done: make(chan struct{})}
+		// Whoever waited for this job's snapshots went away with the
+		// process that served them: its wait gives way to any request
+		// queued behind it (giveWay); before, a `now --no-wait` after an
+		// interrupted `now --wait` polled the earlier job's snapshots.
+		e := &Job{rec: rec, req: req, created: make(chan struct{}), done: make(chan struct{}), reconciled: true}
 		j.queue = append(j.queue, e)
 		j.log.Info("reconciling a job interrupted by a crash or stop", "job", rec.ID, "state", rec.State, "attempts", rec.Attempts)
 	}
