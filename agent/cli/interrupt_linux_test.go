@@ -154,6 +154,11 @@ func TestInterruptedWaitInProcess(t *testing.T) {
 			if first.State != "done" || first.Result.Outcome != "interrupted" {
 				t.Errorf("interrupted job recorded %s/%s", first.State, first.Result.Outcome)
 			}
+			// `ecssnap show`, as the message says, follows them.
+			snap := first.Result.Snapshots[0]
+			if code, out, _ := h.run("ecssnap", "show", first.ID); code != 0 || !matches(`now: `+snap.SnapshotID+` of `+snap.DiskID+` is progressing, \d+%`, out) {
+				t.Errorf("show: exit %d\n%s", code, out)
+			}
 			start := time.Now()
 			code, _, stderr = h.run("ecssnap", "now", "--no-wait")
 			if code != 0 || time.Since(start) > 5*time.Second {

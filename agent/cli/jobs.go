@@ -114,6 +114,7 @@ func runShow(ctx context.Context, a *app, args []string) error {
 			printSnapshotTable(w, v.Result)
 		}
 		fmt.Fprintln(w, printable(summary(v.Result)))
+		a.showLive(ctx, w, v.Result)
 	}
 	if v.Error != "" {
 		fmt.Fprintf(w, "error: %s\n", printable(v.Error))
