@@ -52,6 +52,10 @@ func exitCode(err error) int {
 	if errors.As(err, &gone) {
 		return gone.code()
 	}
+	var lost *localapi.GoneError
+	if errors.As(err, &lost) {
+		return ExitUnavailable // a daemon that went away under a read
+	}
 	var remote *remoteJobError
 	if errors.As(err, &remote) {
 		return classExit[remote.class]

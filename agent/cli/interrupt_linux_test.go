@@ -250,3 +250,43 @@ func TestInterruptedWaitThroughDaemon(t *testing.T) {
 		t.Errorf("the interrupted job: %+v", first)
 	}
 }
+
+// TestInterruptedCreate: a signal while a create call has no answer says
+// so (the call may have taken effect); the next command settles it with
+// the same ClientToken, so exactly one snapshot group results.
+func TestInterruptedCreate(t *testing.T) {
+	h := newHarness(t, ecsemutest.WithScenario(slowScenario()))
+	hold := h.env.Emu.HoldCalls("CreateSnapshotGroup")
+	p := startCLI(t, h.vars, "now", "--no-wait")
+	select {
+	case <-hold.Arrived():
+	case <-time.After(20 * time.Second):
+		t.Fatal("the create never arrived")
+	}
+	code, stderr := p.signal(t, syscall.SIGINT)
+	hold.Release()
+	if code != 130 || !strings.Contains(stderr, "interrupted by SIGINT while 1 create calls had no answer yet") {
+		t.Errorf("exit %d, stderr %q", code, stderr)
+	}
+	oneLine(t, stderr)
+	if code, _, stderr := h.run("ecssnap", "now", "--no-wait"); code != 0 {
+		t.Fatalf("next run: exit %d: %s", code, stderr)
+	}
+	tokens := map[string]bool{}
+	for _, s := range h.env.Emu.Snapshots() {
+		if s.GroupID != "" {
+			tokens[s.GroupID] = true
+		}
+	}
+	if len(tokens) != 2 {
+		t.Errorf("%d snapshot groups, want 2 (one per job)", len(tokens))
+	}
+	var jobs []localapi.JobView
+	_, out, _ := h.run("ecssnap", "list", "--json")
+	if err := json.Unmarshal([]byte(out), &jobs); err != nil || len(jobs) != 2 {
+		t.Fatalf("list: %v\n%s", err, out)
+	}
+	if first := jobs[1]; first.State != "done" || first.Result == nil || first.Result.GroupID == "" || !first.Result.Resumed {
+		t.Errorf("the interrupted job: %+v", first)
+	}
+}

@@ -107,12 +107,30 @@ func jobInterrupted(ctx context.Context, res *job.Result, err error) error {
 		return &interruptedError{sig: in.Signal, jobID: wait.JobID, msg: wait.Error()}
 	case res == nil:
 		return asInterrupted(ctx, err)
+	case unanswered(res) > 0:
+		// A create may have taken effect without its answer: the job is
+		// kept unfinished, and the next run repeats the call with the same
+		// ClientToken to learn what exists.
+		return &interruptedError{sig: in.Signal, jobID: res.JobID, msg: fmt.Sprintf("%s while %d create calls had no answer yet: "+
+			"the next ecssnap run (or the daemon's next start) settles them with the same tokens, never making a second snapshot: "+
+			"see `ecssnap show %s`", in, unanswered(res), res.JobID)}
 	case createdCount(res) > 0:
 		return &interruptedError{sig: in.Signal, jobID: res.JobID, msg: fmt.Sprintf("%s after %d snapshots were created (%v): "+
 			"they continue in the cloud: follow them with `ecssnap show %s`", in, createdCount(res), err, res.JobID)}
 	}
 	return &interruptedError{sig: in.Signal, jobID: res.JobID, msg: fmt.Sprintf("%s before any snapshot was created: "+
 		"nothing was made (job %s is recorded as %s)", in, res.JobID, res.Outcome)}
+}
+
+// unanswered counts the create calls sent (recorded) without an answer.
+func unanswered(res *job.Result) int {
+	n := 0
+	for _, c := range res.Creates {
+		if c.ID == "" {
+			n++
+		}
+	}
+	return n
 }
 
 func createdCount(res *job.Result) int {

@@ -383,7 +383,9 @@ func (j *Jobs) execute(ctx context.Context, e *Job) {
 func (j *Jobs) finish(e *Job, res *job.Result, err error, interrupted bool) {
 	j.mu.Lock()
 	e.rec.Result, e.rec.Updated = res, j.now()
-	unsettled := res != nil && len(res.Creates) > 0 && !isClosed(e.created)
+	// A create call without an answer on record may have taken effect:
+	// only a resume, repeating it with its ClientToken, can tell.
+	unsettled := res != nil && slices.ContainsFunc(res.Creates, func(c job.CreateCall) bool { return c.ID == "" })
 	if !interrupted || (!j.resumeInterrupted && !unsettled) {
 		e.rec.State = store.StateDone
 	}
