@@ -93,18 +93,19 @@ func (a *app) viaDaemon(ctx context.Context, creq localapi.CreateJobRequest, out
 		*joined = v.Joined
 	}
 	if creq.Complete {
-		err := client.Events(ctx, v.ID, out.event)
+		id := v.ID
+		err := client.Events(ctx, id, out.event)
 		if err == nil {
-			v, err = client.GetJob(ctx, v.ID)
+			v, err = client.GetJob(ctx, id)
 		}
 		switch {
 		case err == nil:
 		case interruption(ctx) != nil:
-			return nil, stoppedFollowing(interruption(ctx), v.ID)
+			return nil, stoppedFollowing(interruption(ctx), id)
 		case errors.As(err, &gone), errors.Is(err, localapi.ErrDaemonNotRunning):
-			return nil, a.daemonGone(ctx, creq, sent, v.ID, err)
+			return nil, a.daemonGone(ctx, creq, sent, id, err)
 		default:
-			return nil, fmt.Errorf("follow job %s: %w", v.ID, err)
+			return nil, fmt.Errorf("follow job %s: %w", id, err)
 		}
 	}
 	return v.Result, viewError(v)
