@@ -148,3 +148,33 @@ while True:
 		t.Errorf("%d creates", n)
 	}
 }
+
+// TestDaemonGoneWhileFollowing kills the daemon while `now --wait --json`
+// follows its job: the CLI names the job, recorded and unfinished, and the
+// last line of its NDJSON stream is a result document, not `null`.
+func TestDaemonGoneWhileFollowing(t *testing.T) {
+	h := newHarness(t, ecsemutest.WithScenario(slowScenario()))
+	daemon := startKillableDaemon(t, h.vars)
+	p := startCLI(t, h.vars, "now", "--wait", "--json")
+	p.waitLine(t, `"type":"progress"`)
+	daemon.Process.Kill()
+	daemon.Wait()
+	for range p.lines {
+	}
+	p.cmd.Wait()
+	code, stderr := p.cmd.ProcessState.ExitCode(), p.stderr.String()
+	if code != cli.ExitUnavailable || !strings.Contains(stderr, "went away during the request") ||
+		!matches(`job (j-\S+) was recorded \((waiting|created)\): the daemon finishes it when it starts again .*`+"`ecssnap show j-", stderr) {
+		t.Errorf("exit %d, stderr %q", code, stderr)
+	}
+	oneLine(t, stderr)
+	lines := strings.Split(strings.TrimSpace(p.stdout.String()), "\n")
+	var last struct {
+		Type     string `json:"type"`
+		JobID    string `json:"job_id"`
+		ExitCode int    `json:"exit_code"`
+	}
+	if err := json.Unmarshal([]byte(lines[len(lines)-1]), &last); err != nil || last.Type != "result" || last.JobID == "" || last.ExitCode != cli.ExitUnavailable {
+		t.Errorf("last line %q: %v", lines[len(lines)-1], err)
+	}
+}
