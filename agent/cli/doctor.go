@@ -69,6 +69,7 @@ func runDoctor(ctx context.Context, a *app, args []string) error {
 	d.quota(ctx)
 	d.freezing(ctx)
 	d.hooks()
+	d.hookScripts()
 	d.daemon(ctx)
 	if *jsonOut {
 		if err := writeJSON(a.env.Stdout, d.checks); err != nil {

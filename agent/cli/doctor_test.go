@@ -2,6 +2,9 @@ package cli_test
 
 import (
 	"encoding/json"
+	"os"
+	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -62,5 +65,26 @@ func TestDoctorInsecureAPIEndpoint(t *testing.T) {
 	_, stdout, _ := h.run("ecssnap", "doctor")
 	if !strings.Contains(stdout, "WARN  API endpoint") || !strings.Contains(stdout, "in clear") {
 		t.Errorf("doctor with api_insecure_http:\n%s", stdout)
+	}
+}
+
+// The doctor reports hook scripts that a job would refuse, and why.
+func TestDoctorHookScripts(t *testing.T) {
+	h := newHarness(t)
+	h.vars["ECSSNAP_METADATA_ENDPOINT"] = "http://127.0.0.1:1" // the rest is not the point
+	dir := filepath.Join(t.TempDir(), "hooks.d")
+	if err := os.Mkdir(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "10-quiesce"), []byte("#!/bin/sh\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(dir, 0o777); err != nil { // umask-proof
+		t.Fatal(err)
+	}
+	h.vars["ECSSNAP_HOOKS_DIR"] = dir
+	_, stdout, _ := h.run("ecssnap", "doctor")
+	if !matches(`FAIL\s+hook scripts\s+`+regexp.QuoteMeta(dir)+`: refused, so every job's hook phases fail: .*writable by group or others`, stdout) {
+		t.Errorf("doctor:\n%s", stdout)
 	}
 }
