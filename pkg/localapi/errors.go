@@ -15,6 +15,7 @@ const (
 	CodeBadHost          = "bad_host"           // 403: Host header other than Host
 	CodeNotFound         = "not_found"          // 404: no such route or job
 	CodeMethodNotAllowed = "method_not_allowed" // 405
+	CodeTimeout          = "timeout"            // 408: the request body did not arrive in time
 	CodeTooLarge         = "body_too_large"     // 413
 	CodeBusy             = "busy"               // 429: too many requests or jobs waiting; retry later
 	CodeInternal         = "internal"           // 500

@@ -41,12 +41,20 @@ type Backend interface {
 // or with a hook's package list (see MaxPackages) up to about 512 KiB.
 const DefaultMaxBody = 1 << 20
 
+// DefaultBodyTimeout bounds reading a request body, as the server's
+// ReadHeaderTimeout bounds its headers: a client that promises a body and
+// stops sending it would otherwise hold a goroutine, its buffers and an fd
+// for as long as it keeps the connection open.
+const DefaultBodyTimeout = 10 * time.Second
+
 // HandlerOptions configure NewHandler.
 type HandlerOptions struct {
-	Logger  *slog.Logger     // nil discards
-	MaxBody int64            // request body cap; 0 means DefaultMaxBody
-	Group   string           // members may use the API besides root; "" means DefaultGroup
-	Now     func() time.Time // for latency metrics and the rate limit; nil means time.Now
+	Logger  *slog.Logger // nil discards
+	MaxBody int64        // request body cap; 0 means DefaultMaxBody
+	// BodyTimeout bounds reading a request body; 0 means DefaultBodyTimeout.
+	BodyTimeout time.Duration
+	Group       string           // members may use the API besides root; "" means DefaultGroup
+	Now         func() time.Time // for latency metrics and the rate limit; nil means time.Now
 	// RateLimit bounds the costly requests of each uid but root.
 	RateLimit RateLimit
 }
@@ -55,6 +63,7 @@ type handler struct {
 	b       Backend
 	log     *slog.Logger
 	maxBody int64
+	bodyTTL time.Duration
 	group   string
 	gid     int // -1 when the group does not exist: root only
 	now     func() time.Time
@@ -67,13 +76,16 @@ type handler struct {
 // here: the socket was given the same group when the daemon started, and a
 // group created later needs a daemon restart for both anyway.
 func NewHandler(b Backend, opts HandlerOptions) http.Handler {
-	h := &handler{b: b, log: opts.Logger, maxBody: opts.MaxBody, group: opts.Group, now: opts.Now, gid: -1,
+	h := &handler{b: b, log: opts.Logger, maxBody: opts.MaxBody, bodyTTL: opts.BodyTimeout, group: opts.Group, now: opts.Now, gid: -1,
 		mux: http.NewServeMux(), metrics: newAPIMetrics()}
 	if h.log == nil {
 		h.log = slog.New(slog.DiscardHandler)
 	}
 	if h.maxBody <= 0 {
 		h.maxBody = DefaultMaxBody
+	}
+	if h.bodyTTL <= 0 {
+		h.bodyTTL = DefaultBodyTimeout
 	}
 	if h.group == "" {
 		h.group = DefaultGroup

@@ -120,6 +120,8 @@ func TestMalformedRequests(t *testing.T) {
 		{"two values", `{}{}`, "more than one JSON value"},
 		{"trailing garbage", `{} x`, "malformed JSON"},
 		{"array", `[]`, "expected localapi.CreateJobRequest"},
+		{"null", `null`, "expected a JSON object"},
+		{"null after space", " \n null", "expected a JSON object"},
 		{"bad wait", `{"wait":"forever"}`, `wait "forever"`},
 		{"bad selection", `{"disks":{"kind":"some"}}`, `unknown kind "some"`},
 		{"negative timeout", `{"timeout":"-1s"}`, "timeout must not be negative"},

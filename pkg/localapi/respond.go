@@ -6,23 +6,43 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"os"
 	"strings"
+	"time"
 )
 
-// decode reads r's body as exactly one JSON value into v, rejecting unknown
-// fields, and answers 400 or 413 itself when that fails.
+// decode reads r's body as exactly one JSON object into v, rejecting
+// unknown fields, and answers 400, 408 or 413 itself when that fails. The
+// body must arrive within the handler's body timeout (a wall-clock
+// deadline on the socket); on success the deadline is lifted, because a
+// job request may then wait long for its answer.
 func (h *handler) decode(w http.ResponseWriter, r *http.Request, v any) bool {
+	rc := http.NewResponseController(w)
+	// Where the writer cannot set deadlines (a recorder in unit tests)
+	// there is no socket to stall.
+	_ = rc.SetReadDeadline(time.Now().Add(h.bodyTTL))
 	dec := json.NewDecoder(r.Body)
 	dec.DisallowUnknownFields()
-	err := dec.Decode(v)
+	err := objectStart(dec)
+	if err == nil {
+		err = dec.Decode(v)
+	}
 	if err == nil {
 		// A second value (or garbage) after the first is an error too: the
 		// client meant something it did not get.
 		if err = dec.Decode(&json.RawMessage{}); err == io.EOF {
+			_ = rc.SetReadDeadline(time.Time{})
 			return true
 		} else if err == nil {
 			err = errors.New("more than one JSON value")
 		}
+	}
+	// The deadline stays on a failed read: whatever the server still
+	// drains of the body after this answer is bounded by it too.
+	if errors.Is(err, os.ErrDeadlineExceeded) {
+		w.Header().Set("Connection", "close")
+		writeError(w, http.StatusRequestTimeout, CodeTimeout, fmt.Sprintf("request body not received within %v", h.bodyTTL))
+		return false
 	}
 	status, msg := http.StatusBadRequest, describeDecodeError(err)
 	var tooBig *http.MaxBytesError
@@ -37,12 +57,56 @@ func (h *handler) decode(w http.ResponseWriter, r *http.Request, v any) bool {
 	return false
 }
 
+// errNotObject: the body is JSON but not an object (null would otherwise
+// decode as an empty request and start a job with every default).
+var errNotObject = errors.New("expected a JSON object")
+
+// objectStart checks, without consuming it, that the next value of dec
+// is an object. Arrays and other types are left to Decode, whose type
+// error names the expected type.
+func objectStart(dec *json.Decoder) error {
+	b, err := firstByte(dec)
+	if err != nil {
+		return err
+	}
+	if b == 'n' {
+		return errNotObject
+	}
+	return nil
+}
+
+// firstByte peeks at the first non-space byte of dec's next value.
+func firstByte(dec *json.Decoder) (byte, error) {
+	for {
+		buf := dec.Buffered()
+		var b [1]byte
+		for {
+			n, _ := buf.Read(b[:])
+			if n == 0 {
+				break
+			}
+			switch b[0] {
+			case ' ', '\t', '\r', '\n':
+				continue
+			}
+			return b[0], nil
+		}
+		// Nothing buffered but space: let More read on (it reports false
+		// at the end of the input, and Decode then names the problem).
+		if !dec.More() {
+			return 0, nil
+		}
+	}
+}
+
 // describeDecodeError turns encoding/json's errors into messages that name
 // the problem and where it is.
 func describeDecodeError(err error) string {
 	var syntax *json.SyntaxError
 	var typ *json.UnmarshalTypeError
 	switch {
+	case errors.Is(err, errNotObject):
+		return "request body is JSON but not an object: expected a JSON object"
 	case err == io.EOF:
 		return "request body is empty: expected a JSON object"
 	case errors.Is(err, io.ErrUnexpectedEOF):
