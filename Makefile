@@ -14,6 +14,7 @@ FUZZTIME ?= 10s
 .PHONY: package chroot-test pm-test ansible-test
 .PHONY: fleet
 .PHONY: soak
+.PHONY: abuse
 .PHONY: sdk-compat
 
 all: build
@@ -103,6 +104,16 @@ SOAK_FLAGS ?=
 soak: build
 	CGO_ENABLED=0 $(GO) build -trimpath -o $(BIN)/ecssnap-soak ./agent/harness/cmd/ecssnap-soak
 	$(NETNS) $(BIN)/ecssnap-soak -time $(SOAK_TIME) -ecssnap $(BIN)/ecssnap $(SOAK_FLAGS) || [ $$? -eq 77 ]
+
+# --- Bad input to the local API (agent/harness/abuse) --------------------------
+# The built daemon and emulator: about 50 kinds of malformed request (each
+# answered 4xx with the envelope, in bounded time) and ABUSE_CONNS
+# half-open connections, three rounds (the daemon must let go of them
+# while the client still holds them; health answers throughout; fds back
+# to rest, RSS not growing round after round). Root; about three minutes.
+ABUSE_CONNS ?= 3000
+abuse: build
+	ECSSNAP_ABUSE_BIN=$(CURDIR)/$(BIN) ECSSNAP_ABUSE_CONNS=$(ABUSE_CONNS) $(NETNS) $(GO) test -count=1 -v -timeout 15m -run TestLocalAPIAbuse ./agent/harness/abuse
 
 # --- Official SDKs against the emulator (pkg/ecsemu/sdkcompat) ---------------
 # Alibaba Cloud's current official SDKs at their defaults drive the emulator:
