@@ -24,7 +24,8 @@ import (
 )
 
 // killTrials is how many times the daemon is killed: 50 under CI, 5
-// otherwise, or ECSSNAP_KILL_TRIALS.
+// otherwise, or ECSSNAP_KILL_TRIALS (and ECSSNAP_KILL_BIN runs a built
+// binary as the daemon).
 func killTrials() int {
 	if n, err := strconv.Atoi(os.Getenv("ECSSNAP_KILL_TRIALS")); err == nil && n > 0 {
 		return n
@@ -83,6 +84,11 @@ func TestDaemonSIGKILL(t *testing.T) {
 	exe, err := os.Executable()
 	if err != nil {
 		t.Fatal(err)
+	}
+	// ECSSNAP_KILL_BIN kills a built binary (bin/ecssnap) instead of
+	// this test binary acting as the CLI: the figures of the product.
+	if bin := os.Getenv("ECSSNAP_KILL_BIN"); bin != "" {
+		exe = bin
 	}
 	start := func() *exec.Cmd {
 		cmd := exec.Command(exe, "daemon")
