@@ -27,3 +27,13 @@ func (p *Plane) Detach(id string) error { return errors.ErrUnsupported }
 func (p *Plane) Device(id string) string { return "" }
 
 func (d *disk) detach() error { return nil }
+
+// GuestDisk is one disk as the guest view shows it.
+type GuestDisk struct {
+	DiskID, Name, Serial, Device string
+}
+
+// WriteGuestView needs loop devices: Linux only.
+func (p *Plane) WriteGuestView(root string, serials map[string]string) ([]GuestDisk, error) {
+	return nil, errors.ErrUnsupported
+}
