@@ -70,7 +70,7 @@ method, every snapshot cloned into new disks and judged.
 flags:
   -trials N         trials per workload and method (default 20; CI runs 3)
   -gaps LIST        extra gaps between the per-disk procedure's creates, one row each
-                    (default 50ms,300ms; the API round trip comes on top)
+                    (default 50ms,100ms,300ms; the API round trip comes on top)
   -warmup DUR       writer load before each capture (default 1s)
   -ecssnap PATH     the ecssnap binary (default bin/ecssnap)
   -out FILE         JSON results (default bench/consistency.json)
@@ -95,6 +95,10 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return exitUsage
 	}
 	if os.Geteuid() != 0 {
+		if os.Getenv("CI") == "true" {
+			fmt.Fprintln(stderr, "ecssnap-consistency: CI=true but not root: the experiment needs root (FUSE, loop devices, mounts)")
+			return exitFail
+		}
 		fmt.Fprintln(stderr, "ecssnap-consistency: skipped: needs root (FUSE, loop devices, mounts)")
 		return exitSkipped
 	}
@@ -127,7 +131,7 @@ func parseFlags(args []string) (*Options, error) {
 	fs.Usage = func() {}
 	var workloads, methods, gaps string
 	fs.IntVar(&o.Trials, "trials", 20, "")
-	fs.StringVar(&gaps, "gaps", "50ms,300ms", "")
+	fs.StringVar(&gaps, "gaps", "50ms,100ms,300ms", "")
 	fs.DurationVar(&o.Warmup, "warmup", time.Second, "")
 	fs.StringVar(&o.Ecssnap, "ecssnap", "bin/ecssnap", "")
 	fs.StringVar(&o.Out, "out", filepath.Join("bench", "consistency.json"), "")
