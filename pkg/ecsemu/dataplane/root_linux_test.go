@@ -289,3 +289,6 @@ func TestRootSignalCleansUp(t *testing.T) {
 	}
 	assertNothingLeft(t, dir)
 }
+
+// execCommand is exec.Command (a seam shared with the benchmarks).
+var execCommand = exec.Command
