@@ -1,6 +1,7 @@
 package ecsemu
 
 import (
+	"context"
 	"errors"
 	"time"
 
@@ -100,4 +101,67 @@ func (e *Emulator) groupSnapshots(g *groupState) []*snapshotState {
 		}
 	}
 	return out
+}
+
+// The hooks below are for the disk lifecycle calls (CreateDisk,
+// AttachDisk, DetachDisk, ResetDisk(s), DeleteDisk): each is one call in
+// its handler, a no-op without a data plane. Callers hold e.mu.
+
+// bytesNewDisk gives a new disk its image: the bytes of snapID, or zeros
+// of sizeGiB when snapID is "".
+func (e *Emulator) bytesNewDisk(diskID, snapID string, sizeGiB int) *apiError {
+	if e.dp == nil {
+		return nil
+	}
+	var err error
+	if snapID == "" {
+		err = e.dp.AddDisk(diskID, int64(sizeGiB)*gib)
+	} else {
+		err = e.dp.CreateDisk(context.Background(), diskID, snapID)
+	}
+	return e.bytesErr("new disk", diskID, err)
+}
+
+// bytesAttach makes a disk's loop device appear to the guest.
+func (e *Emulator) bytesAttach(diskID string) *apiError {
+	if e.dp == nil || !e.dp.HasDisk(diskID) {
+		return nil
+	}
+	_, err := e.dp.Attach(diskID)
+	return e.bytesErr("attach", diskID, err)
+}
+
+// bytesDetach removes a disk's loop device.
+func (e *Emulator) bytesDetach(diskID string) *apiError {
+	if e.dp == nil || !e.dp.HasDisk(diskID) {
+		return nil
+	}
+	return e.bytesErr("detach", diskID, e.dp.Detach(diskID))
+}
+
+// bytesReset rolls a (detached) disk back to snapID.
+func (e *Emulator) bytesReset(diskID, snapID string) *apiError {
+	if e.dp == nil || !e.dp.HasDisk(diskID) {
+		return nil
+	}
+	return e.bytesErr("reset", diskID, e.dp.ResetDisk(context.Background(), diskID, snapID))
+}
+
+// bytesDelete deletes a disk's image.
+func (e *Emulator) bytesDelete(diskID string) *apiError {
+	if e.dp == nil || !e.dp.HasDisk(diskID) {
+		return nil
+	}
+	if err := e.dp.Detach(diskID); err != nil {
+		return e.bytesErr("delete", diskID, err)
+	}
+	return e.bytesErr("delete", diskID, e.dp.DeleteDisk(diskID))
+}
+
+func (e *Emulator) bytesErr(op, diskID string, err error) *apiError {
+	if err == nil {
+		return nil
+	}
+	e.log.Error("data plane "+op+" failed", "disk", diskID, "err", err)
+	return errInternal
 }
