@@ -1,11 +1,14 @@
 package emucli
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"log/slog"
 	"os"
+	"os/signal"
 	"path/filepath"
+	"syscall"
 
 	"github.com/ecssnap/ecssnap/pkg/ecsemu"
 	"github.com/ecssnap/ecssnap/pkg/ecsemu/dataplane"
@@ -15,6 +18,30 @@ import (
 type guestView struct {
 	root    string
 	devices map[string]string
+	serials map[string]string // disk ID -> serial of the attached disks
+}
+
+// refreshOnHangup rebuilds the view on every SIGHUP until ctx ends: btrfs
+// lists a filesystem's member devices only while it is mounted, so the
+// view taken at start knows none.
+func (v *guestView) refreshOnHangup(ctx context.Context, emu *ecsemu.Emulator, logger *slog.Logger) {
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	go func() {
+		defer signal.Stop(hup)
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-hup:
+				if _, err := emu.DataPlane().WriteGuestView(v.root, v.serials); err != nil {
+					logger.Error("guest view", "err", err)
+				} else {
+					logger.Info("guest view rebuilt", "root", v.root)
+				}
+			}
+		}
+	}()
 }
 
 // startDataPlane serves the data plane in dir. It needs root, /dev/fuse
@@ -48,8 +75,8 @@ func startDataPlane(dir string, logger *slog.Logger) (*dataplane.Plane, error) {
 func attachDisks(emu *ecsemu.Emulator, dir string) (*guestView, error) {
 	sc := emu.Scenario()
 	plane := emu.DataPlane()
-	v := &guestView{root: filepath.Join(plane.Dir(), "guest"), devices: map[string]string{}}
-	serials := map[string]string{}
+	v := &guestView{root: filepath.Join(plane.Dir(), "guest"), devices: map[string]string{}, serials: map[string]string{}}
+	serials := v.serials
 	for _, d := range sc.Disks {
 		if d.Detached || (d.InstanceID != "" && d.InstanceID != sc.Instance.ID) {
 			continue

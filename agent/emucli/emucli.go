@@ -87,6 +87,7 @@ flags:
   --seed N              seed for IDs and fault draws (default: random)
   --data-dir DIR         give the disks bytes (root): images in DIR served through FUSE,
                         attached as loop devices; a guest view for ECSSNAP_ROOT in DIR/guest
+                        (SIGHUP rebuilds it, e.g. after mounting btrfs on the disks)
   --verbose             debug logging on stderr
 `
 
@@ -177,6 +178,9 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if _, err := fmt.Fprintf(stdout, "%s\n", line); err != nil {
 		fmt.Fprintf(stderr, "ecssnap-emu: write ready line: %v\n", err)
 		return exitFail
+	}
+	if view != nil {
+		view.refreshOnHangup(ctx, emu, logger)
 	}
 	<-ctx.Done()
 	logger.Info("shutting down")
