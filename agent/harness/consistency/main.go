@@ -18,6 +18,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"time"
@@ -101,6 +102,9 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		}
 		fmt.Fprintln(stderr, "ecssnap-consistency: skipped: needs root (FUSE, loop devices, mounts)")
 		return exitSkipped
+	}
+	if os.Getenv(privateNSEnv) == "" {
+		return reexecPrivate(ctx, args, stdout, stderr)
 	}
 	rep, err := run(ctx, opts, stdout, stderr)
 	if rep != nil {
@@ -259,4 +263,36 @@ func cellsFor(workload string, o *Options) []Cell {
 		}
 	}
 	return out
+}
+
+// privateNSEnv marks the process re-executed in its own mount namespace.
+const privateNSEnv = "ECSSNAP_CONSISTENCY_PRIVATE_MOUNTS"
+
+// reexecPrivate runs the experiment again in a private mount namespace. A
+// process elsewhere that makes a mount namespace (unshare -m, a container)
+// while our filesystems are mounted keeps a copy of their mounts, and
+// with it the filesystem alive after we unmount ours; btrfs then refuses
+// to let go of the devices and a clone with the same ID cannot be
+// mounted. In a namespace of our own, nobody else sees our mounts.
+func reexecPrivate(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	self, err := os.Executable()
+	if err != nil {
+		fmt.Fprintf(stderr, "ecssnap-consistency: %v\n", err)
+		return exitFail
+	}
+	cmd := exec.CommandContext(ctx, "unshare", append([]string{"--mount", "--propagation", "private", self}, args...)...)
+	cmd.Env = append(os.Environ(), privateNSEnv+"=1")
+	cmd.Stdout, cmd.Stderr = stdout, stderr
+	cmd.Cancel = func() error { return cmd.Process.Signal(os.Interrupt) }
+	cmd.WaitDelay = time.Minute
+	err = cmd.Run()
+	var exit *exec.ExitError
+	switch {
+	case errors.As(err, &exit):
+		return exit.ExitCode()
+	case err != nil:
+		fmt.Fprintf(stderr, "ecssnap-consistency: run in a private mount namespace: %v\n", err)
+		return exitFail
+	}
+	return exitOK
 }
