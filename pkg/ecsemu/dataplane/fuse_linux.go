@@ -185,17 +185,16 @@ func (p *Plane) servedPath(id string) (string, error) {
 }
 
 func (s *server) close() error {
-	err := s.srv.Unmount()
-	if err != nil {
-		// Something still holds it (a loop device a mount keeps busy):
-		// detach lazily, so the name goes now and the guest gets EIO.
-		if derr := syscall.Unmount(s.mnt, syscall.MNT_DETACH); derr == nil {
-			err = nil
-		}
+	if err := s.srv.Unmount(); err == nil {
+		return nil // and the serving loops have ended
 	}
-	if err != nil {
+	// A guest filesystem still mounted on one of our loop devices keeps
+	// the served file open, and the kernel keeps the connection while it
+	// does. Detach the mount lazily, so its name goes now, and do not wait
+	// for the connection: this process answers until it exits, and then
+	// the guest gets EIO.
+	if err := syscall.Unmount(s.mnt, syscall.MNT_DETACH); err != nil {
 		return fmt.Errorf("unmount %s: %w", s.mnt, err)
 	}
-	s.srv.Wait()
 	return nil
 }

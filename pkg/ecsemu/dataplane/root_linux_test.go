@@ -292,3 +292,43 @@ func TestRootSignalCleansUp(t *testing.T) {
 
 // execCommand is exec.Command (a seam shared with the benchmarks).
 var execCommand = exec.Command
+
+// Close returns at once even while a guest filesystem is still mounted on
+// a data-plane disk, and the guest's loop device goes when it unmounts.
+func TestRootCloseWithGuestMount(t *testing.T) {
+	requireHost(t)
+	dir := t.TempDir()
+	p, err := New(Options{Dir: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := p.Serve(); err != nil {
+		t.Fatal(err)
+	}
+	if err := p.AddDisk("d-busy", 64<<20); err != nil {
+		t.Fatal(err)
+	}
+	dev, err := p.Attach("d-busy")
+	if err != nil {
+		t.Fatal(err)
+	}
+	run(t, "mkfs.ext4", "-q", "-F", dev)
+	mnt := t.TempDir()
+	if err := syscall.Mount(dev, mnt, "ext4", 0, ""); err != nil {
+		t.Fatal(err)
+	}
+	closed := make(chan error, 1)
+	go func() { closed <- p.Close() }()
+	select {
+	case err := <-closed:
+		if err != nil {
+			t.Errorf("close: %v", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("Close hangs while a guest filesystem is mounted")
+	}
+	if err := syscall.Unmount(mnt, 0); err != nil {
+		t.Fatalf("guest unmount after Close: %v", err)
+	}
+	assertNothingLeft(t, dir)
+}
