@@ -88,3 +88,49 @@ func TestDataPlaneProgressFollowsBytes(t *testing.T) {
 		t.Fatalf("snapshot of an unchanged disk after 1.1 s: %s %s, want accomplished (nothing to copy)", s.Status, s.Progress)
 	}
 }
+
+// The admin API makes a disk from a snapshot's bytes, pauses and resumes
+// a disk, and refuses plainly without a data plane or with unknown IDs.
+// (Attaching needs root and FUSE: the root tests of the data plane and of
+// ecssnap-emu --data-dir cover it.)
+func TestDataPlaneAdmin(t *testing.T) {
+	env, _, c, p := startDataPlane(t)
+	snap := createSnapshot(t, c, diskID(0), nil)
+	// Not served (no FUSE here): the disk is made, the attach refused.
+	if code := admin(t, env, "POST", "/v1/dataplane/disks", `{"id":"d-clone","snapshot_id":"`+snap+`"}`, nil); code != 400 {
+		t.Errorf("new disk without FUSE: %d, want 400 (not serving)", code)
+	}
+	if !p.HasDisk("d-clone") {
+		t.Error("the disk from the snapshot was not made")
+	}
+	if code := admin(t, env, "POST", "/v1/dataplane/disks", `{"id":"d-x","snapshot_id":"s-none"}`, nil); code != 404 {
+		t.Errorf("new disk from a missing snapshot: %d, want 404", code)
+	}
+	if code := admin(t, env, "POST", "/v1/dataplane/disks", `{"id":"d-clone","snapshot_id":"`+snap+`"}`, nil); code != 409 {
+		t.Errorf("second disk of one ID: %d, want 409", code)
+	}
+	for _, step := range []string{"pause", "pause", "resume", "resume"} {
+		if code := admin(t, env, "POST", "/v1/dataplane/disks/"+diskID(1)+"/"+step, "", nil); code != 200 {
+			t.Errorf("%s: %d", step, code)
+		}
+	}
+	if code := admin(t, env, "POST", "/v1/dataplane/disks/"+diskID(1)+"/pause", "", nil); code != 200 {
+		t.Fatal(code)
+	}
+	var disks []map[string]any
+	if admin(t, env, "GET", "/v1/dataplane/disks", "", &disks) != 200 || len(disks) != 3 || disks[2]["paused"] != true {
+		t.Errorf("disks = %v", disks)
+	}
+	p.Resume(diskID(1))
+	if code := admin(t, env, "DELETE", "/v1/dataplane/disks/d-clone", "", nil); code != 200 || p.HasDisk("d-clone") {
+		t.Errorf("delete: %d", code)
+	}
+	if code := admin(t, env, "POST", "/v1/dataplane/disks/d-none/pause", "", nil); code != 404 {
+		t.Errorf("pause of a missing disk: %d, want 404", code)
+	}
+
+	bare, _, _ := startVirtual(t)
+	if code := admin(t, bare, "GET", "/v1/dataplane/disks", "", nil); code != 400 {
+		t.Errorf("without a data plane: %d, want 400", code)
+	}
+}
