@@ -77,7 +77,7 @@ func run(ctx context.Context, opts *Options, stdout, stderr io.Writer) (*Report,
 			}
 			continue
 		}
-		fmt.Fprintf(stderr, "ecssnap-consistency: %s: %d methods x %d trials\n", name, len(opts.Methods), opts.Trials)
+		fmt.Fprintf(stderr, "ecssnap-consistency: %s: %d rows x %d trials\n", name, len(cellsFor(name, opts)), opts.Trials)
 		cells, err := runWorkload(ctx, workloads[name], opts, filepath.Join(scratch, name), logf)
 		rep.Cells = append(rep.Cells, cells...)
 		if err != nil {

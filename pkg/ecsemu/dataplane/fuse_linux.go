@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"syscall"
@@ -52,8 +54,8 @@ func (n *fileNode) Open(ctx context.Context, flags uint32) (fs.FileHandle, uint3
 
 func (n *fileNode) Read(ctx context.Context, f fs.FileHandle, dest []byte, off int64) (fuse.ReadResult, syscall.Errno) {
 	k, err := n.d.readAt(dest, off)
-	if err != nil && k == 0 {
-		return nil, fs.ToErrno(err)
+	if err != nil && k == 0 && !errors.Is(err, io.EOF) {
+		return nil, errnoOf(err)
 	}
 	return fuse.ReadResultData(dest[:k]), 0
 }
@@ -107,6 +109,8 @@ func (n *fileNode) Allocate(ctx context.Context, f fs.FileHandle, off, size uint
 	return 0
 }
 
+// errnoOf is the errno for err: its own, or EIO (a request that races a
+// disk's deletion finds its image closed).
 func errnoOf(err error) syscall.Errno {
 	var errno syscall.Errno
 	if errors.As(err, &errno) {
@@ -138,6 +142,7 @@ func (p *Plane) Serve() error {
 		MountOptions: fuse.MountOptions{
 			FsName: "ecsemu-dataplane", Name: "ecsemu", MaxWrite: fuseMaxWrite,
 			DirectMount: true, DirectMountStrict: true, DisableXAttrs: true,
+			Logger: slog.NewLogLogger(p.log.Handler(), slog.LevelWarn),
 		},
 		EntryTimeout: &long, AttrTimeout: &long,
 	})
