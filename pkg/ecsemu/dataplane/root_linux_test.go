@@ -190,6 +190,9 @@ func TestMain(m *testing.M) {
 }
 
 func helperMain(dir string) int {
+	// Before the device line: the test signals as soon as it reads it.
+	sig := make(chan os.Signal, 1)
+	signal.Notify(sig, syscall.SIGTERM, syscall.SIGINT)
 	p, err := New(Options{Dir: dir})
 	if err == nil {
 		err = p.Serve()
@@ -206,8 +209,6 @@ func helperMain(dir string) int {
 		return 1
 	}
 	fmt.Println(dev)
-	sig := make(chan os.Signal, 1)
-	signal.Notify(sig, syscall.SIGTERM, syscall.SIGINT)
 	<-sig
 	if err := p.Close(); err != nil {
 		fmt.Fprintln(os.Stderr, err)
