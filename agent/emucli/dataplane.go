@@ -34,7 +34,7 @@ func (v *guestView) refreshOnHangup(ctx context.Context, emu *ecsemu.Emulator, l
 			case <-ctx.Done():
 				return
 			case <-hup:
-				if _, err := emu.DataPlane().WriteGuestView(v.root, v.serials); err != nil {
+				if err := emu.DataPlane().RefreshGuestView(); err != nil {
 					logger.Error("guest view", "err", err)
 				} else {
 					logger.Info("guest view rebuilt", "root", v.root)
@@ -90,7 +90,9 @@ func attachDisks(emu *ecsemu.Emulator, dir string) (*guestView, error) {
 			serials[d.ID] = d.Serial
 		}
 	}
-	if _, err := plane.WriteGuestView(v.root, serials); err != nil {
+	// Kept current by the data plane: disks attached and detached later
+	// (AttachDisk, DetachDisk, a stop and start) show up or go.
+	if err := plane.KeepGuestView(v.root, serials); err != nil {
 		return nil, err
 	}
 	return v, nil

@@ -17,11 +17,15 @@ import (
 // gib is a GiB in bytes.
 const gib = 1 << 30
 
-// addDataPlaneDisks gives every scenario disk an image of its size.
+// addDataPlaneDisks gives every scenario disk an image of its size, and
+// installs the disk hooks that keep the bytes in step with the disk
+// lifecycle calls.
 func (e *Emulator) addDataPlaneDisks() error {
 	if e.dp == nil {
 		return nil
 	}
+	e.restore.init()
+	e.restore.hooks = e.dataPlaneHooks()
 	for _, d := range e.disks {
 		if e.dp.HasDisk(d.spec.ID) {
 			continue
@@ -103,9 +107,67 @@ func (e *Emulator) groupSnapshots(g *groupState) []*snapshotState {
 	return out
 }
 
-// The hooks below are for the disk lifecycle calls (CreateDisk,
-// AttachDisk, DetachDisk, ResetDisk(s), DeleteDisk): each is one call in
-// its handler, a no-op without a data plane. Callers hold e.mu.
+// dataPlaneHooks act on the bytes when the disk lifecycle calls take
+// effect: CreateDisk makes an image (from its snapshot's bytes), AttachDisk
+// to the emulated instance makes its loop device appear in the guest view
+// under its serial, DetachDisk removes it, ResetDisk(s) rewinds the image,
+// DeleteDisk deletes it. Stopping the instance detaches its disks (a
+// stopped guest has nothing open; ResetDisk needs it so) and starting it
+// attaches them again. Failures are logged: the call was already
+// answered, as on the cloud, where the bytes are the provider's business.
+func (e *Emulator) dataPlaneHooks() DiskHooks {
+	mine := func(instanceID string) bool { return instanceID == e.instance.spec.ID }
+	return DiskHooks{
+		Created: func(id, serial, snapID string) {
+			size := 0
+			if d := e.diskByID[id]; d != nil {
+				size = d.spec.SizeGiB
+			}
+			e.bytesNewDisk(id, snapID, size)
+			if serial != "" && serial != "-" {
+				e.bytesSerial(id, serial)
+			}
+		},
+		Attached: func(id, serial, instanceID string) {
+			if mine(instanceID) {
+				if serial != "" && serial != "-" {
+					e.bytesSerial(id, serial)
+				}
+				e.bytesAttach(id)
+			}
+		},
+		Detached: func(id, _, _ string) { e.bytesDetach(id) },
+		Deleted:  func(id string) { e.bytesDelete(id) },
+		Reset:    func(id, snapID string) { e.bytesReset(id, snapID) },
+		Stopped: func(instanceID string) {
+			for _, d := range e.disks {
+				if d.attachedTo() == instanceID {
+					e.bytesDetach(d.spec.ID)
+				}
+			}
+		},
+		Started: func(instanceID string) {
+			if !mine(instanceID) {
+				return
+			}
+			for _, d := range e.disks {
+				if d.attachedTo() == instanceID {
+					e.bytesAttach(d.spec.ID)
+				}
+			}
+		},
+	}
+}
+
+// bytesSerial names a disk's serial in the data plane's guest view.
+func (e *Emulator) bytesSerial(diskID, serial string) {
+	if err := e.dp.SetSerial(diskID, serial); err != nil {
+		e.log.Error("data plane guest view", "disk", diskID, "err", err)
+	}
+}
+
+// The helpers below act on one disk's bytes, no-ops without a data plane.
+// Callers hold e.mu.
 
 // bytesNewDisk gives a new disk its image: the bytes of snapID, or zeros
 // of sizeGiB when snapID is "".
@@ -114,10 +176,16 @@ func (e *Emulator) bytesNewDisk(diskID, snapID string, sizeGiB int) *apiError {
 		return nil
 	}
 	var err error
+	if snapID != "" {
+		err = e.dp.CreateDisk(context.Background(), diskID, snapID)
+		if errors.Is(err, dataplane.ErrNoSnapshot) {
+			// A snapshot from the scenario, older than the bytes.
+			e.log.Warn("data plane: snapshot has no bytes, the new disk reads zeros", "disk", diskID, "snapshot", snapID)
+			snapID = ""
+		}
+	}
 	if snapID == "" {
 		err = e.dp.AddDisk(diskID, int64(sizeGiB)*gib)
-	} else {
-		err = e.dp.CreateDisk(context.Background(), diskID, snapID)
 	}
 	return e.bytesErr("new disk", diskID, err)
 }

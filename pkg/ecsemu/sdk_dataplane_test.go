@@ -1,6 +1,8 @@
 package ecsemu_test
 
 import (
+	"context"
+	"os"
 	"testing"
 	"time"
 
@@ -133,4 +135,94 @@ func TestDataPlaneAdmin(t *testing.T) {
 	if code := admin(t, bare, "GET", "/v1/dataplane/disks", "", nil); code != 400 {
 		t.Errorf("without a data plane: %d, want 400", code)
 	}
+}
+
+// The disk lifecycle calls act on the bytes: CreateDisk from a snapshot
+// makes a disk holding the snapshot's bytes, ResetDisk on the stopped
+// instance rewinds a disk to them, DeleteDisk removes them.
+func TestDataPlaneDiskLifecycleBytes(t *testing.T) {
+	p, err := dataplane.New(dataplane.Options{Dir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { p.Close() })
+	env, clock, c := startVirtual(t, ecsemutest.WithDataPlane(p))
+	data := ecsemu.DefaultDataDiskID
+	img, err := p.Image(data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	writeImage(t, img, "before the snapshot")
+	snap := createSnapshot(t, c, data, nil)
+	// Behind the gate (no FUSE here), so only once the copy is done.
+	if s, err := p.Snapshot(snap); err != nil || s.Wait(context.Background()) != nil {
+		t.Fatalf("snapshot bytes: %v", err)
+	}
+	writeImage(t, img, "after the snapshot!")
+	finished(clock)
+
+	clone, err := createDisk(c, snap, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	finished(clock)
+	diskStatus(t, c, clone) // settles the creation
+	cloneImg, err := p.Image(clone)
+	if err != nil {
+		t.Fatalf("the disk made from %s has no bytes: %v", snap, err)
+	}
+	if got := readImage(t, cloneImg); got != "before the snapshot" {
+		t.Errorf("disk from the snapshot holds %q", got)
+	}
+
+	stop := ecs.CreateStopInstanceRequest()
+	stop.InstanceId = env.InstanceID
+	if _, err := c.StopInstance(stop); err != nil {
+		t.Fatal(err)
+	}
+	finished(clock)
+	instanceStatus(t, c, env.InstanceID)
+	reset := ecs.CreateResetDiskRequest()
+	reset.DiskId, reset.SnapshotId = data, snap
+	if _, err := c.ResetDisk(reset); err != nil {
+		t.Fatal(err)
+	}
+	if got := readImage(t, img); got != "before the snapshot" {
+		t.Errorf("reset disk holds %q", got)
+	}
+
+	del := ecs.CreateDeleteDiskRequest()
+	del.DiskId = clone
+	if _, err := c.DeleteDisk(del); err != nil {
+		t.Fatal(err)
+	}
+	if p.HasDisk(clone) {
+		t.Error("deleted disk still has bytes")
+	}
+}
+
+func writeImage(t *testing.T, path, s string) {
+	t.Helper()
+	f, err := os.OpenFile(path, os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if _, err := f.WriteAt([]byte(s), 4096); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func readImage(t *testing.T, path string) string {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	b := make([]byte, len("before the snapshot"))
+	if _, err := f.ReadAt(b, 4096); err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
 }

@@ -52,13 +52,16 @@ func (p *Plane) Attach(id string) (string, error) {
 		return "", fmt.Errorf("attach disk %s: %w", id, err)
 	}
 	d.mu.Lock()
-	defer d.mu.Unlock()
 	if d.loop != nil { // a concurrent Attach won
+		dev := d.loop.path
+		d.mu.Unlock()
 		loop.detach()
-		return d.loop.path, nil
+		return dev, nil
 	}
 	d.loop = loop
+	d.mu.Unlock()
 	p.log.Info("data plane disk attached", "disk", id, "device", loop.path)
+	p.refreshView()
 	return loop.path, nil
 }
 
@@ -69,7 +72,11 @@ func (p *Plane) Detach(id string) error {
 	if err != nil {
 		return err
 	}
-	return d.detach()
+	if err := d.detach(); err != nil {
+		return err
+	}
+	p.refreshView()
+	return nil
 }
 
 // Device returns disk id's loop device, or "" when detached.

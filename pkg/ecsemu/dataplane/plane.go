@@ -57,7 +57,8 @@ type Plane struct {
 	mu     sync.Mutex
 	disks  map[string]*disk
 	snaps  map[string]*Snapshot
-	server *server // nil until Serve
+	server *server   // nil until Serve
+	view   *keptView // nil unless KeepGuestView
 	closed bool
 }
 
