@@ -39,6 +39,10 @@ type Ready struct {
 	// Instances maps every further instance of the scenario to its own
 	// metadata service, with --imds-per-instance.
 	Instances map[string]string `json:"instances,omitempty"`
+	// With --data-dir: the guest view to use as ECSSNAP_ROOT and each
+	// attached disk's loop device.
+	GuestRoot string            `json:"guest_root,omitempty"`
+	Devices   map[string]string `json:"devices,omitempty"`
 }
 
 // options are the parsed flags.
@@ -51,6 +55,7 @@ type options struct {
 	verbose      bool
 	faults       ecsemu.Faults
 	faultsSet    map[string]bool
+	dataDir      string
 }
 
 const usageText = `usage: ecssnap-emu [flags]
@@ -80,6 +85,9 @@ flags:
                         truncated JSON, an empty body or a huge body (KIND: truncated,
                         empty, huge)
   --seed N              seed for IDs and fault draws (default: random)
+  --data-dir DIR         give the disks bytes (root): images in DIR served through FUSE,
+                        attached as loop devices; a guest view for ECSSNAP_ROOT in DIR/guest
+                        (SIGHUP rebuilds it, e.g. after mounting btrfs on the disks)
   --verbose             debug logging on stderr
 `
 
@@ -119,10 +127,30 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if opts.virtualClock {
 		eopts.Clock = ecsemu.NewVirtualClock(time.Now())
 	}
+	if opts.dataDir != "" {
+		plane, err := startDataPlane(opts.dataDir, logger)
+		if err != nil {
+			fmt.Fprintf(stderr, "ecssnap-emu: --data-dir: %v\n", err)
+			return exitFail
+		}
+		defer func() {
+			if err := plane.Close(); err != nil {
+				logger.Error("data plane cleanup", "err", err)
+			}
+		}()
+		eopts.DataPlane = plane
+	}
 	emu, err := ecsemu.New(sc, eopts)
 	if err != nil {
 		fmt.Fprintf(stderr, "ecssnap-emu: %v\n", err)
 		return exitConfig
+	}
+	var view *guestView
+	if eopts.DataPlane != nil {
+		if view, err = attachDisks(emu, opts.dataDir); err != nil {
+			fmt.Fprintf(stderr, "ecssnap-emu: --data-dir: %v\n", err)
+			return exitFail
+		}
 	}
 	srv, err := ecsemu.Listen(emu, opts.server)
 	if err != nil {
@@ -136,6 +164,9 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		InstanceID: sc.Instance.ID, RegionID: sc.Region, CAFile: srv.CAFile,
 		Instances: srv.InstanceIMDSURLs,
 	}
+	if view != nil {
+		ready.GuestRoot, ready.Devices = view.root, view.devices
+	}
 	if len(sc.AccessKeys) > 0 {
 		ready.AccessKeyID, ready.AccessKeySecret = sc.AccessKeys[0].ID, sc.AccessKeys[0].Secret
 	}
@@ -147,6 +178,9 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if _, err := fmt.Fprintf(stdout, "%s\n", line); err != nil {
 		fmt.Fprintf(stderr, "ecssnap-emu: write ready line: %v\n", err)
 		return exitFail
+	}
+	if view != nil {
+		view.refreshOnHangup(ctx, emu, logger)
 	}
 	<-ctx.Done()
 	logger.Info("shutting down")
@@ -169,6 +203,7 @@ func parseFlags(args []string) (*options, error) {
 	fs.BoolVar(&o.virtualClock, "virtual-clock", false, "")
 	fs.Int64Var(&o.seed, "seed", 0, "")
 	fs.BoolVar(&o.verbose, "verbose", false, "")
+	fs.StringVar(&o.dataDir, "data-dir", "", "")
 	fs.Func("latency", "", func(s string) error { return parseLatency(s, &o.faults) })
 	fs.Func("throttle-rate", "", rateFlag(&o.faults.ThrottleRate))
 	fs.Func("error-rate", "", rateFlag(&o.faults.ErrorRate))

@@ -32,6 +32,8 @@ const maxAdminBody = 64 << 10
 //	POST   /v1/credentials/rotate     serve a fresh STS credential now
 //	POST   /v1/metadata/tokens/expire invalidate every metadata token
 //	GET    /healthz                   "ok"
+//
+// With a data plane, also /v1/dataplane/... (see admin_dataplane.go).
 func (e *Emulator) AdminHandler() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
@@ -127,6 +129,7 @@ func (e *Emulator) AdminHandler() http.Handler {
 		e.ExpireMetadataTokens()
 		return map[string]bool{"ok": true}, nil
 	}))
+	e.dataPlaneAdmin(mux)
 	return mux
 }
 

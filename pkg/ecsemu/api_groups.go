@@ -142,6 +142,9 @@ func (e *Emulator) createSnapshotGroup(c *callCtx) (any, *apiError) {
 		g.members = append(g.members, s.id)
 	}
 	e.groups[g.id] = g
+	if aerr := e.captureBytes(e.groupSnapshots(g)); aerr != nil {
+		return nil, aerr
+	}
 	e.log.Info("snapshot group created", "group", g.id, "members", len(g.members))
 	return createGroupResponse{SnapshotGroupID: g.id}, nil
 }

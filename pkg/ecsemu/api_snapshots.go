@@ -138,6 +138,9 @@ func (e *Emulator) createSnapshot(c *callCtx) (any, *apiError) {
 		return nil, nil
 	}
 	s := e.newSnapshot(d, c.now, name, desc, tags, retention, "")
+	if aerr := e.captureBytes([]*snapshotState{s}); aerr != nil {
+		return nil, aerr
+	}
 	return createSnapshotResponse{SnapshotID: s.id}, nil
 }
 

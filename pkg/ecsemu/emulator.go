@@ -11,6 +11,8 @@ import (
 	"sort"
 	"sync"
 	"time"
+
+	"github.com/ecssnap/ecssnap/pkg/ecsemu/dataplane"
 )
 
 // Options configure an Emulator.
@@ -29,6 +31,8 @@ type Options struct {
 	// RealClock: clients sign with their own wall clock while a test moves
 	// cloud time by hours or days.
 	SigningClock Clock
+	// DataPlane, when set, gives the disks bytes (see dataplane.go).
+	DataPlane *dataplane.Plane
 }
 
 // Emulator is the emulated metadata service and ECS API of one account,
@@ -39,6 +43,7 @@ type Emulator struct {
 	signClock Clock
 	log       *slog.Logger
 	seed      int64
+	dp        *dataplane.Plane
 
 	mu           sync.Mutex
 	rng          *mrand.Rand // IDs and tokens
@@ -80,6 +85,7 @@ func New(sc *Scenario, opts Options) (*Emulator, error) {
 		signClock: opts.SigningClock,
 		log:       opts.Logger,
 		seed:      opts.Seed,
+		dp:        opts.DataPlane,
 		diskByID:  map[string]*diskState{},
 		snapshots: map[string]*snapshotState{},
 		groups:    map[string]*groupState{},
@@ -113,6 +119,9 @@ func New(sc *Scenario, opts Options) (*Emulator, error) {
 	e.faults = sc.Faults
 	e.bucket.reset(e.faults.RPS)
 	e.load(e.clock.Now())
+	if err := e.addDataPlaneDisks(); err != nil {
+		return nil, fmt.Errorf("data plane: %w", err)
+	}
 	return e, nil
 }
 

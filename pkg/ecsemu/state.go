@@ -128,6 +128,7 @@ func (e *Emulator) removeSnapshot(id string) {
 		return
 	}
 	delete(e.snapshots, id)
+	e.dropBytes(id)
 	g, ok := e.groups[s.groupID]
 	if !ok {
 		return

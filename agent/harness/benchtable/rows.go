@@ -182,6 +182,7 @@ func Rows(r *Results, bin Binary) []Row {
 		disc.value /= 1e6
 	}
 	rows = append(rows, row(groupTopo, "64 disks, 200 mounts (fixture tree)", "ms", disc, below(20, "20 ms")))
+	rows = append(rows, dataPlaneRows(r)...)
 	return rows
 }
 

@@ -26,6 +26,8 @@ var Suites = []Suite{
 	{Package: "./pkg/job/", Bench: "^BenchmarkFreezeWindow$", Benchtime: "5x"},
 	{Package: "./agent/cli/", Bench: "^(BenchmarkSnapshotNow|" + hookBench + "|BenchmarkDaemon)$", Benchtime: "10x"},
 	{Package: "./agent/cli/", Bench: "^BenchmarkCallsPerJob$", Benchtime: "1x"},
+	{Package: "./pkg/ecsemu/dataplane/", Bench: "^BenchmarkGroupCapturePause$", Benchtime: "100x"},
+	{Package: "./pkg/ecsemu/dataplane/", Bench: "^BenchmarkGuestSeqWrite$", Benchtime: "4x"},
 }
 
 // Run records one suite's invocation for the report.

@@ -18,6 +18,7 @@ import (
 	"github.com/aliyun/alibaba-cloud-sdk-go/services/ecs"
 
 	"github.com/ecssnap/ecssnap/pkg/ecsemu"
+	"github.com/ecssnap/ecssnap/pkg/ecsemu/dataplane"
 )
 
 // Env is a running emulator and the identifiers a client needs.
@@ -68,6 +69,9 @@ func WithTLS() Option { return func(c *config) { c.server.TLS = true } }
 
 // WithSeed seeds the emulator's random source (IDs and fault draws).
 func WithSeed(seed int64) Option { return func(c *config) { c.opts.Seed = seed } }
+
+// WithDataPlane gives the emulator's disks bytes (see package dataplane).
+func WithDataPlane(p *dataplane.Plane) Option { return func(c *config) { c.opts.DataPlane = p } }
 
 // WithServerConfig sets listen addresses (TLS and CADir too).
 func WithServerConfig(cfg ecsemu.ServerConfig) Option {
