@@ -66,7 +66,7 @@ func TestNodeSDK(t *testing.T) {
 	requireNode(t)
 	for _, mode := range []string{signV3, signV1} {
 		t.Run(mode, func(t *testing.T) {
-			env := startTLS(t, ecsemutest.WithScenario(pagingScenario()))
+			env := startTLS(t, ecsemutest.WithScenario(quickRestore(pagingScenario())))
 			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 			defer cancel()
 			out, err := runNode(ctx, nodeDir, nodeEnv{

@@ -58,7 +58,7 @@ func TestSTSInNamespace(t *testing.T) {
 			t.Fatalf("%v: %v: %s", args, err, out)
 		}
 	}
-	sc := ecsemu.DefaultScenario()
+	sc := quickRestore(ecsemu.DefaultScenario())
 	sc.Metadata.TokenRequired = true
 	env := startTLS(t, ecsemutest.WithScenario(sc),
 		ecsemutest.WithServerConfig(ecsemu.ServerConfig{IMDSAddr: ecsemu.MetadataAddress + ":80"}))
