@@ -107,6 +107,104 @@ test('every action the emulator serves', async () => {
   await wantError(c.deleteSnapshot(new $Ecs.DeleteSnapshotRequest({ snapshotId: sid })), 'InvalidSnapshotId.NotFound', 404);
 });
 
+// waitFor polls get() until it returns want: the Go side's scenarios
+// (quickRestore) make every asynchronous step take a tenth of a second.
+async function waitFor(what, want, get) {
+  const deadline = Date.now() + 20000;
+  for (;;) {
+    const got = await get();
+    if (got === want) return;
+    if (Date.now() > deadline) assert.fail(`${what} is still ${got} after 20 s, want ${want}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+const diskStatus = (c, id) => async () => {
+  const r = await c.describeDisks(new $Ecs.DescribeDisksRequest({ regionId: region, diskIds: JSON.stringify([id]) }));
+  assert.equal(r.body.disks.disk.length, 1, `DescribeDisks listed ${r.body.disks.disk.length} disks for ${id}`);
+  return r.body.disks.disk[0].status;
+};
+const instanceStatus = (c) => async () =>
+  (await c.describeInstanceAttribute(new $Ecs.DescribeInstanceAttributeRequest({ instanceId: instance }))).body.status;
+const snapshotStatus = (c, id) => async () => {
+  const r = await c.describeSnapshots(new $Ecs.DescribeSnapshotsRequest({ regionId: region, snapshotIds: JSON.stringify([id]) }));
+  return r.body.snapshots.snapshot[0].status;
+};
+
+// The restore actions through their documented preconditions, with one
+// refusal per family. It leaves the instance Running and no disk behind,
+// so it can run again on the same emulator.
+test('restore actions', async () => {
+  const c = client();
+  const unique = `node-${signature}-${credentials}-${Date.now()}`;
+  const attr = await c.describeInstanceAttribute(new $Ecs.DescribeInstanceAttributeRequest({ instanceId: instance }));
+  const zone = attr.body.zoneId;
+  const disks = await c.describeDisks(new $Ecs.DescribeDisksRequest({ regionId: region, instanceId: instance, diskType: 'system' }));
+  const systemDisk = disks.body.disks.disk[0].diskId;
+
+  const snapOf = async (diskId) =>
+    (await c.createSnapshot(new $Ecs.CreateSnapshotRequest({ diskId, snapshotName: 'node-restore' }))).body.snapshotId;
+  const dataSnap = await snapOf(dataDisk);
+  const sysSnap = await snapOf(systemDisk);
+  await waitFor(`snapshot ${dataSnap}`, 'accomplished', snapshotStatus(c, dataSnap));
+  await waitFor(`snapshot ${sysSnap}`, 'accomplished', snapshotStatus(c, sysSnap));
+
+  // Restore beside: CreateDisk -> Available -> AttachDisk -> In_use ->
+  // DetachDisk -> Available -> DeleteDisk.
+  const cd = await c.createDisk(new $Ecs.CreateDiskRequest({
+    regionId: region, zoneId: zone, snapshotId: dataSnap, diskCategory: 'cloud_essd', performanceLevel: 'PL1',
+    diskName: 'node-restore', clientToken: `disk-${unique}`,
+    tag: [new $Ecs.CreateDiskRequestTag({ key: 'ecssnap:restore-of', value: dataSnap })],
+  }));
+  const disk = cd.body.diskId;
+  assert.match(disk, /^d-/);
+  const attach = () => c.attachDisk(new $Ecs.AttachDiskRequest({ instanceId: instance, diskId: disk }));
+  await wantError(attach(), 'IncorrectDiskStatus', 403); // still Creating
+  await waitFor(`new disk ${disk}`, 'Available', diskStatus(c, disk));
+  await attach();
+  await waitFor(`attached disk ${disk}`, 'In_use', diskStatus(c, disk));
+  const del = () => c.deleteDisk(new $Ecs.DeleteDiskRequest({ diskId: disk }));
+  await wantError(del(), 'DiskStillAttached', 403);
+  await c.detachDisk(new $Ecs.DetachDiskRequest({ instanceId: instance, diskId: disk }));
+  await waitFor(`detached disk ${disk}`, 'Available', diskStatus(c, disk));
+  await del();
+  await wantError(del(), 'InvalidDiskId.NotFound', 404);
+
+  // In-place rollback: only on a Stopped instance.
+  const reset = (snapshotId) => c.resetDisk(new $Ecs.ResetDiskRequest({ diskId: dataDisk, snapshotId }));
+  await wantError(reset(dataSnap), 'IncorrectInstanceStatus', 403);
+  await wantError(c.startInstance(new $Ecs.StartInstanceRequest({ instanceId: instance })), 'IncorrectInstanceStatus', 403);
+  await c.stopInstance(new $Ecs.StopInstanceRequest({ instanceId: instance, stoppedMode: 'KeepCharging' }));
+  await waitFor('instance', 'Stopped', instanceStatus(c));
+  await wantError(reset(sysSnap), 'InvalidParameter.Mismatch', 403);
+  await reset(dataSnap);
+  await waitFor('reset data disk', 'In_use', diskStatus(c, dataDisk));
+  const rs = await c.resetDisks(new $Ecs.ResetDisksRequest({
+    regionId: region,
+    disk: [
+      new $Ecs.ResetDisksRequestDisk({ diskId: systemDisk, snapshotId: sysSnap }),
+      new $Ecs.ResetDisksRequestDisk({ diskId: dataDisk, snapshotId: dataSnap }),
+    ],
+  }));
+  assert.deepEqual(rs.body.operationProgressSet.operationProgress.map((o) => o.operationStatus), ['Success', 'Success']);
+  await waitFor('reset system disk', 'In_use', diskStatus(c, systemDisk));
+  await waitFor('reset data disk', 'In_use', diskStatus(c, dataDisk));
+  await c.startInstance(new $Ecs.StartInstanceRequest({ instanceId: instance }));
+  await waitFor('instance', 'Running', instanceStatus(c));
+
+  // An image from a system-disk snapshot (a data-disk one is refused).
+  await wantError(c.createImage(new $Ecs.CreateImageRequest({ regionId: region, snapshotId: dataSnap })), 'OperationDenied', 403);
+  const ci = await c.createImage(new $Ecs.CreateImageRequest({ regionId: region, snapshotId: sysSnap, imageName: unique }));
+  const image = ci.body.imageId;
+  await waitFor(`image ${image}`, 'Available', async () => {
+    const r = await c.describeImages(new $Ecs.DescribeImagesRequest({ regionId: region, imageId: image, status: 'Creating,Available' }));
+    assert.deepEqual(r.body.images.image.map((i) => i.imageId), [image]);
+    return r.body.images.image[0].status;
+  });
+  const byName = await c.describeImages(new $Ecs.DescribeImagesRequest({ regionId: region, imageName: unique }));
+  assert.deepEqual(byName.body.images.image.map((i) => [i.imageId, i.status]), [[image, 'Available']]);
+});
+
 test('both paging styles', { skip: scenario !== 'paging' && 'needs the paging scenario' }, async () => {
   const c = client();
   for (let i = 0; i < 5; i++) {
