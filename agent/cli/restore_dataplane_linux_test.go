@@ -391,6 +391,12 @@ func TestRestoreOnTheDataPlane(t *testing.T) {
 	if code, stdout, _ := h.run("ecssnap", "mounts"); code != cli.ExitOK || !strings.Contains(stdout, res.JobID) || !strings.Contains(stdout, at) {
 		t.Errorf("mounts does not list the restore:\n%s", stdout)
 	}
+	n := len(h.env.Emu.DiskIDs())
+	code, _, stderr = h.run("ecssnap", "mount", res.JobID)
+	if code == cli.ExitOK || !strings.Contains(stderr, "already mounted at "+at) || len(h.env.Emu.DiskIDs()) != n {
+		t.Errorf("a second mount: exit %d %q, disks %d -> %d", code, stderr, n, len(h.env.Emu.DiskIDs()))
+	}
+	oneLineErr(t, stderr)
 	code, stdout, stderr = h.run("ecssnap", "unmount", res.JobID)
 	if code != cli.ExitOK {
 		t.Fatalf("unmount: exit %d\n%s\n%s", code, stdout, stderr)
