@@ -104,7 +104,8 @@ type env struct {
 	dir     string
 	plane   *dataplane.Plane
 	ids     []string
-	devs    []string
+	devs    []string // the disks' devices
+	fsDevs  []string // the filesystem's: devs, or the volume's device
 	mnt     string
 	writers []*writer
 	group   *emuEnv // ESSD disks: CreateSnapshotGroup possible
@@ -165,10 +166,23 @@ func runWorkload(ctx context.Context, wl workload, opts *Options, dir string, lo
 		e.devs = append(e.devs, dev)
 		serials[id] = strings.TrimPrefix(id, "d-")
 	}
-	if _, err := command(ctx, wl.mkfs(e.devs)[0], wl.mkfs(e.devs)[1:]...); err != nil {
+	e.fsDevs = e.devs
+	if wl.volume != nil {
+		dev, err := wl.volume.create(ctx, e.devs)
+		if err != nil {
+			return nil, err
+		}
+		defer func() {
+			if verr := wl.volume.remove(ctx); verr != nil && err == nil {
+				err = verr
+			}
+		}()
+		e.fsDevs = []string{dev}
+	}
+	if _, err := command(ctx, wl.mkfs(e.fsDevs)[0], wl.mkfs(e.fsDevs)[1:]...); err != nil {
 		return nil, err
 	}
-	if err := mountFS(wl, e.devs, e.mnt, false); err != nil {
+	if err := mountFS(wl, e.fsDevs, e.mnt, false); err != nil {
 		return nil, err
 	}
 	defer func() {
@@ -438,7 +452,7 @@ func (e *env) judge(ctx context.Context, ee *emuEnv, snaps []string, expected []
 			}
 		}
 		errs = append(errs, e.removeClones(ctx, ee, clones, snaps))
-		errs = append(errs, mountFS(e.wl, e.devs, e.mnt, false))
+		errs = append(errs, mountFS(e.wl, e.fsDevs, e.mnt, false))
 		// btrfs lists its members in the view only while mounted.
 		errs = append(errs, e.plane.RefreshGuestView())
 		if cerr := errors.Join(errs...); cerr != nil && err == nil {
@@ -452,6 +466,21 @@ func (e *env) judge(ctx context.Context, ee *emuEnv, snaps []string, expected []
 	var cloneDevs []string
 	for _, cl := range clones {
 		cloneDevs = append(cloneDevs, cl.dev)
+	}
+	if v := e.wl.volume; v != nil {
+		dev, aerr := v.assembleClone(ctx, cloneDevs)
+		if aerr != nil {
+			// A clone whose volume does not assemble is a damaged clone.
+			tr.Errors = append(tr.Errors, aerr.Error())
+			_ = v.removeClone(ctx)
+			return nil
+		}
+		defer func() {
+			if verr := v.removeClone(ctx); verr != nil && err == nil {
+				err = verr
+			}
+		}()
+		cloneDevs = []string{dev}
 	}
 	cmnt := filepath.Join(e.dir, "clone")
 	if err := mountFS(e.wl, cloneDevs, cmnt, true); err != nil {
