@@ -24,8 +24,8 @@ import (
 // pollEvery is how often the asynchronous steps are polled: the
 // experiment's emulators take restoreStep for each.
 const (
-	pollEvery   = 5 * time.Millisecond
-	restoreStep = 10 * time.Millisecond
+	pollEvery   = 2 * time.Millisecond
+	restoreStep = time.Millisecond
 	stepTimeout = time.Minute
 )
 
@@ -62,16 +62,22 @@ func (e *env) cloneDisks(ctx context.Context, ee *emuEnv, snaps []string) ([]clo
 			return clones, fmt.Errorf("CreateDisk from %s: %w", sid, err)
 		}
 		clones = append(clones, clone{diskID: resp.DiskId})
-		if _, err := waitDisk(ctx, c, ee, resp.DiskId, "Available"); err != nil {
+	}
+	// Each step is asked for every disk, then waited for: the disks
+	// progress together, as a restore's do.
+	for _, cl := range clones {
+		if _, err := waitDisk(ctx, c, ee, cl.diskID, "Available"); err != nil {
 			return clones, err
 		}
 	}
-	for i := range clones {
+	for _, cl := range clones {
 		req := ecs.CreateAttachDiskRequest()
-		req.InstanceId, req.DiskId = ee.sc.Instance.ID, clones[i].diskID
+		req.InstanceId, req.DiskId = ee.sc.Instance.ID, cl.diskID
 		if _, err := c.AttachDisk(req); err != nil {
-			return clones, fmt.Errorf("AttachDisk %s: %w", clones[i].diskID, err)
+			return clones, fmt.Errorf("AttachDisk %s: %w", cl.diskID, err)
 		}
+	}
+	for i := range clones {
 		d, err := waitDisk(ctx, c, ee, clones[i].diskID, "In_use")
 		if err != nil {
 			return clones, err
@@ -91,6 +97,7 @@ func (e *env) removeClones(ctx context.Context, ee *emuEnv, clones []clone, snap
 		return err
 	}
 	var errs []error
+	var gone []clone // detached or being detached
 	for _, cl := range clones {
 		d, err := describeDisk(c, ee, cl.diskID)
 		if err != nil {
@@ -105,11 +112,12 @@ func (e *env) removeClones(ctx context.Context, ee *emuEnv, clones []clone, snap
 				continue
 			}
 		}
-		if d.Status != "Available" {
-			if _, err := waitDisk(ctx, c, ee, cl.diskID, "Available"); err != nil {
-				errs = append(errs, err)
-				continue
-			}
+		gone = append(gone, cl)
+	}
+	for _, cl := range gone {
+		if _, err := waitDisk(ctx, c, ee, cl.diskID, "Available"); err != nil {
+			errs = append(errs, err)
+			continue
 		}
 		req := ecs.CreateDeleteDiskRequest()
 		req.DiskId = cl.diskID
