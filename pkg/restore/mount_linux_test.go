@@ -8,138 +8,183 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/ecssnap/ecssnap/pkg/cloud"
 	"github.com/ecssnap/ecssnap/pkg/ecsemu"
+	"github.com/ecssnap/ecssnap/pkg/ecsemu/dataplane"
 	"github.com/ecssnap/ecssnap/pkg/ecsemu/ecsemutest"
 	"github.com/ecssnap/ecssnap/pkg/job"
-	"github.com/ecssnap/ecssnap/pkg/loopfs"
 	"github.com/ecssnap/ecssnap/pkg/restore"
 	"github.com/ecssnap/ecssnap/pkg/testenv"
 )
 
-// fakePlane stands in for the emulator's data plane until it exists: the
-// bytes of each snapshot are a file copied at snapshot time, a created disk
-// copies its snapshot's file, an attached disk becomes a loop device the
-// guest finds through DeviceMap, a detached one goes away.
-type fakePlane struct {
+// planeBtrfs is the emulator with its data plane serving real bytes: a
+// btrfs (-d raid0 -m raid1) over the instance's disks d-btrfs0 and
+// d-btrfs1, mounted at mnt as the guest would, and the guest view the
+// plane keeps (LinuxGuest.Root), where clones appear by serial.
+type planeBtrfs struct {
 	t     *testing.T
-	dir   string
-	mu    sync.Mutex
-	snaps map[string]string // snapshot -> image
-	disks map[string]string // disk -> image
-	loops map[string]string // disk -> loop device name
+	env   *ecsemutest.Env
+	plane *dataplane.Plane
+	view  string
+	mnt   string
 }
 
-func newFakePlane(t *testing.T, env *ecsemutest.Env) *fakePlane {
-	p := &fakePlane{t: t, dir: t.TempDir(), snaps: map[string]string{}, disks: map[string]string{}, loops: map[string]string{}}
-	env.Emu.SetDiskHooks(ecsemu.DiskHooks{
-		Created: func(disk, _, snap string) {
-			p.mu.Lock()
-			defer p.mu.Unlock()
-			img := filepath.Join(p.dir, disk+".img")
-			if out, err := exec.Command("cp", "--sparse=always", p.snaps[snap], img).CombinedOutput(); err != nil {
-				t.Errorf("copy snapshot %s: %v %s", snap, err, out)
-			}
-			p.disks[disk] = img
-		},
-		Attached: func(disk, _, _ string) {
-			p.mu.Lock()
-			defer p.mu.Unlock()
-			out, err := exec.Command("losetup", "-f", "--show", p.disks[disk]).Output()
-			if err != nil {
-				t.Errorf("losetup %s: %v", disk, err)
-				return
-			}
-			p.loops[disk] = filepath.Base(strings.TrimSpace(string(out)))
-		},
-		Detached: func(disk, _, _ string) {
-			p.mu.Lock()
-			defer p.mu.Unlock()
-			if l := p.loops[disk]; l != "" {
-				_ = exec.Command("losetup", "-d", "/dev/"+l).Run()
-			}
-			delete(p.loops, disk)
-		},
-		Deleted: func(disk string) {
-			p.mu.Lock()
-			defer p.mu.Unlock()
-			_ = os.Remove(p.disks[disk])
-			delete(p.disks, disk)
-		},
-	})
-	t.Cleanup(func() {
-		p.mu.Lock()
-		defer p.mu.Unlock()
-		for _, l := range p.loops {
-			_ = exec.Command("losetup", "-d", "/dev/"+l).Run()
-		}
-	})
-	return p
-}
+var btrfsDisks = []string{"d-btrfs0", "d-btrfs1"}
 
-func (p *fakePlane) deviceMap(disk string) (string, bool) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	l, ok := p.loops[disk]
-	return l, ok
-}
-
-func (p *fakePlane) attached() int {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return len(p.loops)
-}
-
-// twoDiskBtrfs is a scenario whose data disks d-btrfs0 and d-btrfs1 hold a
-// btrfs spanning loop devices, mounted at dir/data.
-func twoDiskBtrfs(t *testing.T, dir string) (*ecsemu.Scenario, *loopfs.FS) {
+// newPlaneBtrfs starts it; mod may change the scenario first. Every loop
+// device, FUSE mount and mount it made is gone when the test ends.
+func newPlaneBtrfs(t *testing.T, mod func(*ecsemu.Scenario)) *planeBtrfs {
 	t.Helper()
 	testenv.RequireRoot(t)
-	testenv.RequireTool(t, "losetup", "blkid", "btrfs", "btrfstune", "unshare", "fsfreeze", "mkfs.btrfs")
-	if err := loopfs.Available("btrfs"); err != nil {
-		testenv.Unavailable(t, err.Error())
+	testenv.RequireTool(t, "blkid", "btrfs", "btrfstune", "unshare", "fsfreeze", "mkfs.btrfs")
+	for _, dev := range []string{"/dev/fuse", "/dev/loop-control"} {
+		if _, err := os.Stat(dev); err != nil {
+			testenv.Unavailable(t, "the data plane needs "+dev+" (FUSE and loop devices)")
+		}
 	}
-	fs, err := loopfs.Create(context.Background(), "btrfs", dir, loopfs.Options{Devices: 2, MountPoint: filepath.Join(dir, "data")})
+	dir := t.TempDir()
+	t.Cleanup(func() { noLeftovers(t, dir) })
+	p, err := dataplane.New(dataplane.Options{Dir: filepath.Join(dir, "plane")})
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { _ = fs.Destroy() })
+	t.Cleanup(func() {
+		if err := p.Close(); err != nil {
+			t.Errorf("data plane close: %v", err)
+		}
+	})
+	if err := p.Serve(); err != nil {
+		t.Fatal(err)
+	}
 	sc := quick()
-	sc.Disks = append(sc.Disks,
-		ecsemu.Disk{ID: "d-btrfs0", Category: "cloud_essd", SizeGiB: 20, PerformanceLevel: "PL0", Portable: true},
-		ecsemu.Disk{ID: "d-btrfs1", Category: "cloud_essd", SizeGiB: 20, PerformanceLevel: "PL0", Portable: true})
-	return sc, fs
+	for _, id := range btrfsDisks {
+		sc.Disks = append(sc.Disks, ecsemu.Disk{ID: id, Category: "cloud_essd", SizeGiB: 20, PerformanceLevel: "PL0", Portable: true})
+	}
+	if mod != nil {
+		mod(sc)
+	}
+	f := &planeBtrfs{t: t, plane: p, view: filepath.Join(dir, "guest"), mnt: filepath.Join(dir, "data")}
+	f.env = ecsemutest.Start(t, ecsemutest.WithScenario(sc), ecsemutest.WithDataPlane(p))
+	serials := map[string]string{}
+	var devs []string
+	for _, id := range btrfsDisks {
+		dev, err := p.Attach(id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		devs = append(devs, dev)
+		serials[id] = strings.TrimPrefix(id, "d-")
+	}
+	if err := p.KeepGuestView(f.view, serials); err != nil {
+		t.Fatal(err)
+	}
+	sh(t, "mkfs.btrfs", append([]string{"-q", "-f", "-d", "raid0", "-m", "raid1"}, devs...)...)
+	if err := os.MkdirAll(f.mnt, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(f.unmount)
+	f.mount()
+	return f
 }
 
-// takeFrozenJob snapshots both btrfs disks while the filesystem is frozen,
-// copying their bytes as the snapshots' content.
-func takeFrozenJob(t *testing.T, cl *cloud.Client, p *fakePlane, fs *loopfs.FS, jobID string) {
+func (f *planeBtrfs) guest() *restore.LinuxGuest { return &restore.LinuxGuest{Root: f.view} }
+
+// devices returns the loop devices of the btrfs disks.
+func (f *planeBtrfs) devices() []string {
+	var devs []string
+	for _, id := range btrfsDisks {
+		dev := f.plane.Device(id)
+		if dev == "" {
+			f.t.Fatalf("disk %s is not attached in the data plane", id)
+		}
+		devs = append(devs, dev)
+	}
+	return devs
+}
+
+// mount mounts the btrfs as the guest does at boot, then rebuilds the
+// view (btrfs lists its members only while mounted).
+func (f *planeBtrfs) mount() {
+	devs := f.devices()
+	sh(f.t, "mount", "-t", "btrfs", "-o", "device="+devs[1], devs[0], f.mnt)
+	if err := f.plane.RefreshGuestView(); err != nil {
+		f.t.Fatal(err)
+	}
+}
+
+// unmount unmounts it and makes btrfs forget its devices: a guest
+// shutting down.
+func (f *planeBtrfs) unmount() {
+	_ = exec.Command("umount", f.mnt).Run()
+	for _, id := range btrfsDisks {
+		if dev := f.plane.Device(id); dev != "" {
+			_ = exec.Command("btrfs", "device", "scan", "--forget", dev).Run()
+		}
+	}
+}
+
+// cloneDevices counts the data plane's attached disks beyond the two.
+func (f *planeBtrfs) cloneDevices() int {
+	n := 0
+	for _, id := range f.plane.Disks() {
+		if !slices.Contains(btrfsDisks, id) && f.plane.Device(id) != "" {
+			n++
+		}
+	}
+	return n
+}
+
+// noLeftovers fails t if a loop device or a mount made under dir remains.
+func noLeftovers(t *testing.T, dir string) {
+	loops, _ := filepath.Glob("/sys/block/loop*/loop/backing_file")
+	for _, l := range loops {
+		if b, err := os.ReadFile(l); err == nil && strings.HasPrefix(strings.TrimSpace(string(b)), dir) {
+			t.Errorf("loop device left on %s", strings.TrimSpace(string(b)))
+		}
+	}
+	mi, err := os.ReadFile("/proc/self/mountinfo")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, line := range strings.Split(string(mi), "\n") {
+		if fl := strings.Fields(line); len(fl) > 4 && strings.HasPrefix(fl[4], dir) {
+			t.Errorf("mount left: %s", line)
+		}
+	}
+}
+
+// takeFrozenJob snapshots both btrfs disks with a job's tags while the
+// filesystem is frozen; the data plane captures their bytes as each
+// create is accepted. It waits for the snapshots to finish.
+func takeFrozenJob(t *testing.T, cl *cloud.Client, f *planeBtrfs, jobID string) {
 	t.Helper()
 	ctx := context.Background()
-	sh(t, "fsfreeze", "-f", fs.MountPoint)
-	defer sh(t, "fsfreeze", "-u", fs.MountPoint)
-	for i, disk := range []string{"d-btrfs0", "d-btrfs1"} {
-		snap, err := cl.CreateSnapshot(ctx, cloud.CreateSnapshotInput{DiskID: disk, ClientToken: jobID + disk,
-			Tags: []cloud.Tag{{Key: job.TagManaged, Value: "true"}, {Key: job.TagJob, Value: jobID}}})
+	sh(t, "fsfreeze", "-f", f.mnt)
+	var snaps []string
+	func() {
+		defer sh(t, "fsfreeze", "-u", f.mnt)
+		for _, disk := range btrfsDisks {
+			snap, err := cl.CreateSnapshot(ctx, cloud.CreateSnapshotInput{DiskID: disk, ClientToken: jobID + disk,
+				Tags: []cloud.Tag{{Key: job.TagManaged, Value: "true"}, {Key: job.TagJob, Value: jobID}}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			snaps = append(snaps, snap)
+		}
+	}()
+	for _, id := range snaps {
+		s, err := f.plane.Snapshot(id)
 		if err != nil {
 			t.Fatal(err)
 		}
-		back, err := os.ReadFile(filepath.Join("/sys/block", filepath.Base(fs.Devices[i]), "loop/backing_file"))
-		if err != nil {
+		if err := s.Wait(ctx); err != nil {
 			t.Fatal(err)
 		}
-		img := filepath.Join(p.dir, snap+".img")
-		if out, err := exec.Command("cp", "--sparse=always", strings.TrimSpace(string(back)), img).CombinedOutput(); err != nil {
-			t.Fatalf("cp: %v %s", err, out)
-		}
-		p.mu.Lock()
-		p.snaps[snap] = img
-		p.mu.Unlock()
 	}
+	time.Sleep(150 * time.Millisecond) // the emulator's snapshots finish (100 ms at least)
 }
 
 // TestMountJobEndToEnd: the cloud side through the real SDK and the guest
@@ -147,23 +192,21 @@ func takeFrozenJob(t *testing.T, cl *cloud.Client, p *fakePlane, fs *loopfs.FS, 
 // after it are not, it is read-only; a second mount is refused and creates
 // nothing; unmount leaves no disk in the cloud and no loop device.
 func TestMountJobEndToEnd(t *testing.T) {
-	dir := t.TempDir()
-	sc, fs := twoDiskBtrfs(t, dir)
-	env := ecsemutest.Start(t, ecsemutest.WithScenario(sc))
+	f := newPlaneBtrfs(t, nil)
+	env := f.env
 	cl := client(t, env)
-	plane := newFakePlane(t, env)
 	ctx := context.Background()
 	jobID := "j-20261207-000000-0000000a"
 	for _, rec := range []string{"record-1", "record-2"} {
-		write(t, filepath.Join(fs.MountPoint, rec), rec+"\n")
+		write(t, filepath.Join(f.mnt, rec), rec+"\n")
 	}
-	takeFrozenJob(t, cl, plane, fs, jobID)
-	write(t, filepath.Join(fs.MountPoint, "marker-after"), "after\n")
+	takeFrozenJob(t, cl, f, jobID)
+	write(t, filepath.Join(f.mnt, "marker-after"), "after\n")
 	before := env.Emu.DiskIDs()
 
 	j, _ := restore.OpenJournal(t.TempDir(), nil)
-	g := &restore.LinuxGuest{DeviceMap: plane.deviceMap}
-	root := filepath.Join(dir, "restore", jobID)
+	g := f.guest()
+	root := filepath.Join(t.TempDir(), "restore", jobID)
 	req := restore.MountRequest{JobID: jobID, InstanceID: env.InstanceID, ZoneID: ecsemu.DefaultZone, RegionID: env.RegionID, At: root}
 	var progress []string
 	o := opts()
@@ -173,7 +216,7 @@ func TestMountJobEndToEnd(t *testing.T) {
 		t.Fatalf("Mount: %v\n%s", err, strings.Join(progress, "\n"))
 	}
 	t.Cleanup(func() { _, _ = restore.Unmount(ctx, cl, j, g, jobID, env.InstanceID, opts()) })
-	target := filepath.Join(root, fs.MountPoint)
+	target := filepath.Join(root, f.mnt)
 	for _, r := range []string{"record-1", "record-2"} {
 		if b, err := os.ReadFile(filepath.Join(target, r)); err != nil || string(b) != r+"\n" {
 			t.Errorf("%s in the mount: %q %v", r, b, err)
@@ -206,8 +249,8 @@ func TestMountJobEndToEnd(t *testing.T) {
 	if got := env.Emu.DiskIDs(); !slices.Equal(got, before) {
 		t.Errorf("disks after unmount %v, want %v", got, before)
 	}
-	if plane.attached() != 0 {
-		t.Errorf("%d clone devices still attached", plane.attached())
+	if n := f.cloneDevices(); n != 0 {
+		t.Errorf("%d clone devices still attached", n)
 	}
 	if _, err := restore.Unmount(ctx, cl, j, g, jobID, env.InstanceID, opts()); err == nil || !strings.Contains(err.Error(), "not mounted") {
 		t.Errorf("unmount twice: %v", err)
@@ -234,19 +277,17 @@ func (c *crashingCloud) AttachDisk(ctx context.Context, inst, disk string, del b
 // calls leaves disks in the cloud; the next start's Recover finds them by
 // the journal, the tag and the source snapshot, and removes them all.
 func TestMountInterruptedIsCleanedUp(t *testing.T) {
-	dir := t.TempDir()
-	sc, fs := twoDiskBtrfs(t, dir)
-	env := ecsemutest.Start(t, ecsemutest.WithScenario(sc))
+	f := newPlaneBtrfs(t, nil)
+	env := f.env
 	cl := client(t, env)
-	plane := newFakePlane(t, env)
 	ctx := context.Background()
 	jobID := "j-20261207-000000-0000000b"
-	takeFrozenJob(t, cl, plane, fs, jobID)
+	takeFrozenJob(t, cl, f, jobID)
 	before := env.Emu.DiskIDs()
 	j, _ := restore.OpenJournal(t.TempDir(), nil)
-	g := &restore.LinuxGuest{DeviceMap: plane.deviceMap}
+	g := f.guest()
 	req := restore.MountRequest{JobID: jobID, InstanceID: env.InstanceID, ZoneID: ecsemu.DefaultZone, RegionID: env.RegionID,
-		At: filepath.Join(dir, "restore", jobID)}
+		At: filepath.Join(t.TempDir(), "restore", jobID)}
 	func() {
 		defer func() { _ = recover() }()
 		_, _ = restore.Mount(ctx, &crashingCloud{Cloud: cl, n: 1}, j, g, req, opts())
@@ -269,30 +310,33 @@ func TestMountInterruptedIsCleanedUp(t *testing.T) {
 	if restore.NeedsRecovery(j) {
 		t.Error("still needs recovery")
 	}
+	if n := f.cloneDevices(); n != 0 {
+		t.Errorf("%d clone devices still attached after recovery", n)
+	}
 }
 
 // TestMountDiskQuota: the instance's disk limit reached on the second
 // attach: one line naming InstanceDiskLimitExceeded, and nothing left.
 func TestMountDiskQuota(t *testing.T) {
-	dir := t.TempDir()
-	sc, fs := twoDiskBtrfs(t, dir)
-	sc.Restore.DisksPerInstance = len(sc.Disks) + 1
-	env := ecsemutest.Start(t, ecsemutest.WithScenario(sc))
+	f := newPlaneBtrfs(t, func(sc *ecsemu.Scenario) { sc.Restore.DisksPerInstance = len(sc.Disks) + 1 })
+	env := f.env
 	cl := client(t, env)
-	plane := newFakePlane(t, env)
 	ctx := context.Background()
 	jobID := "j-20261207-000000-0000000c"
-	takeFrozenJob(t, cl, plane, fs, jobID)
+	takeFrozenJob(t, cl, f, jobID)
 	before := env.Emu.DiskIDs()
 	j, _ := restore.OpenJournal(t.TempDir(), nil)
-	g := &restore.LinuxGuest{DeviceMap: plane.deviceMap}
+	g := f.guest()
 	_, err := restore.Mount(ctx, cl, j, g, restore.MountRequest{JobID: jobID, InstanceID: env.InstanceID,
-		ZoneID: ecsemu.DefaultZone, RegionID: env.RegionID, At: filepath.Join(dir, "restore", jobID)}, opts())
+		ZoneID: ecsemu.DefaultZone, RegionID: env.RegionID, At: filepath.Join(t.TempDir(), "restore", jobID)}, opts())
 	var ue *restore.UsageError
 	if !errors.As(err, &ue) || !strings.Contains(err.Error(), "InstanceDiskLimitExceeded") || strings.Contains(err.Error(), "\n") {
 		t.Fatalf("err = %v", err)
 	}
 	if got := env.Emu.DiskIDs(); !slices.Equal(got, before) {
 		t.Errorf("disks left %v, want %v", got, before)
+	}
+	if n := f.cloneDevices(); n != 0 {
+		t.Errorf("%d clone devices left attached", n)
 	}
 }

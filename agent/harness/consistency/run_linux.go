@@ -104,7 +104,8 @@ type env struct {
 	dir     string
 	plane   *dataplane.Plane
 	ids     []string
-	devs    []string
+	devs    []string // the disks' devices
+	fsDevs  []string // the filesystem's: devs, or the volume's device
 	mnt     string
 	writers []*writer
 	group   *emuEnv // ESSD disks: CreateSnapshotGroup possible
@@ -165,10 +166,23 @@ func runWorkload(ctx context.Context, wl workload, opts *Options, dir string, lo
 		e.devs = append(e.devs, dev)
 		serials[id] = strings.TrimPrefix(id, "d-")
 	}
-	if _, err := command(ctx, wl.mkfs(e.devs)[0], wl.mkfs(e.devs)[1:]...); err != nil {
+	e.fsDevs = e.devs
+	if wl.volume != nil {
+		dev, err := wl.volume.create(ctx, e.devs)
+		if err != nil {
+			return nil, err
+		}
+		defer func() {
+			if verr := wl.volume.remove(ctx); verr != nil && err == nil {
+				err = verr
+			}
+		}()
+		e.fsDevs = []string{dev}
+	}
+	if _, err := command(ctx, wl.mkfs(e.fsDevs)[0], wl.mkfs(e.fsDevs)[1:]...); err != nil {
 		return nil, err
 	}
-	if err := mountFS(wl, e.devs, e.mnt, false); err != nil {
+	if err := mountFS(wl, e.fsDevs, e.mnt, false); err != nil {
 		return nil, err
 	}
 	defer func() {
@@ -177,8 +191,9 @@ func runWorkload(ctx context.Context, wl workload, opts *Options, dir string, lo
 		}
 	}()
 	// The view is built with the filesystem mounted: btrfs lists its
-	// members only then.
-	if _, err := e.plane.WriteGuestView(filepath.Join(dir, "guest"), serials); err != nil {
+	// members only then. The plane keeps it current as clones are
+	// attached and detached through the API.
+	if err := e.plane.KeepGuestView(filepath.Join(dir, "guest"), serials); err != nil {
 		return nil, err
 	}
 	for i := range opts.Writers {
@@ -219,6 +234,8 @@ func (e *env) startEmulator(category string, seed int64, logger *slog.Logger) (*
 	sc.Quota.ManualSnapshotsPerDisk = 65535
 	// Copies are local and fast; a snapshot is done when its bytes are.
 	sc.Speed = ecsemu.Speed{MiBPerSecond: 1 << 20, Minimum: ecsemu.Duration(10 * time.Millisecond)}
+	step := ecsemu.Duration(restoreStep)
+	sc.Restore = ecsemu.Restore{DiskCreate: step, DiskAttach: step, DiskDetach: step, DiskReset: step, InstanceStop: step, InstanceStart: step, ImageCreate: step}
 	emu, err := ecsemu.New(sc, ecsemu.Options{DataPlane: e.plane, Seed: seed, Logger: logger.With("emulator", category)})
 	if err != nil {
 		return nil, err
@@ -306,12 +323,20 @@ func (e *env) trial(ctx context.Context, method string, gap time.Duration) (Tria
 	for _, w := range e.writers {
 		expected = append(expected, w.expected(t0, t1)...)
 	}
-	if err := e.judge(ctx, snaps, expected, &tr); err != nil {
+	if err := e.judge(ctx, e.emulatorFor(method), snaps, expected, &tr); err != nil {
 		return tr, err
 	}
 	e.logf("%s / %s (+%s) #%d: span %.1f ms, mounted %v, errors %v, expected %d lost %d torn %d files %d",
 		e.wl.name, method, gap, e.trialNo, tr.GapMS, tr.Mounted, tr.Errors, tr.Expected, tr.Lost, tr.Torn, tr.Files)
 	return tr, nil
+}
+
+// emulatorFor is the emulator whose disks method snapshots.
+func (e *env) emulatorFor(method string) *emuEnv {
+	if method == MethodFSNoGroup {
+		return e.noGroup
+	}
+	return e.group
 }
 
 // capture snapshots the workload's disks by method and returns the
@@ -402,20 +427,12 @@ func (e *env) ecssnap(ctx context.Context, ee *emuEnv, level string, wantGroup b
 	return ids, res.Consistency, nil
 }
 
-// judge clones the snapshots into new disks and checks the clone. The
-// originals are unmounted meanwhile (and forgotten by btrfs), because a
-// clone shares their filesystem IDs; they are mounted again after.
-func (e *env) judge(ctx context.Context, snaps []string, expected []uint64, tr *Trial) (err error) {
+// judge clones the snapshots into new disks through ee's API (see
+// cloneDisks) and checks the clone. The originals are unmounted meanwhile
+// (and forgotten by btrfs), because a clone shares their filesystem IDs;
+// they are mounted again after.
+func (e *env) judge(ctx context.Context, ee *emuEnv, snaps []string, expected []uint64, tr *Trial) (err error) {
 	tr.Expected = len(expected)
-	for _, id := range snaps {
-		s, err := e.plane.Snapshot(id)
-		if err != nil {
-			return err
-		}
-		if err := s.Wait(ctx); err != nil {
-			return err
-		}
-	}
 	if err := unmountWait(e.mnt); err != nil {
 		return err
 	}
@@ -424,34 +441,46 @@ func (e *env) judge(ctx context.Context, snaps []string, expected []uint64, tr *
 			return err
 		}
 	}
-	var cloneIDs, cloneDevs []string
+	var clones []clone
 	defer func() {
 		var errs []error
-		if e.wl.fstype == "btrfs" && len(cloneDevs) > 0 {
-			errs = append(errs, forgetBtrfs(ctx, cloneDevs))
+		if e.wl.fstype == "btrfs" {
+			for _, cl := range clones {
+				if cl.dev != "" {
+					errs = append(errs, forgetBtrfs(ctx, []string{cl.dev}))
+				}
+			}
 		}
-		for _, id := range cloneIDs {
-			errs = append(errs, e.plane.Detach(id), e.plane.DeleteDisk(id))
-		}
-		for _, id := range snaps {
-			errs = append(errs, e.plane.DeleteSnapshot(id))
-		}
-		errs = append(errs, mountFS(e.wl, e.devs, e.mnt, false))
+		errs = append(errs, e.removeClones(ctx, ee, clones, snaps))
+		errs = append(errs, mountFS(e.wl, e.fsDevs, e.mnt, false))
+		// btrfs lists its members in the view only while mounted.
+		errs = append(errs, e.plane.RefreshGuestView())
 		if cerr := errors.Join(errs...); cerr != nil && err == nil {
 			err = cerr
 		}
 	}()
-	for i, sid := range snaps {
-		cid := fmt.Sprintf("%s-clone%d", e.ids[i], i)
-		if err := e.plane.CreateDisk(ctx, cid, sid); err != nil {
-			return err
+	clones, err = e.cloneDisks(ctx, ee, snaps)
+	if err != nil {
+		return err
+	}
+	var cloneDevs []string
+	for _, cl := range clones {
+		cloneDevs = append(cloneDevs, cl.dev)
+	}
+	if v := e.wl.volume; v != nil {
+		dev, aerr := v.assembleClone(ctx, cloneDevs)
+		if aerr != nil {
+			// A clone whose volume does not assemble is a damaged clone.
+			tr.Errors = append(tr.Errors, aerr.Error())
+			_ = v.removeClone(ctx)
+			return nil
 		}
-		cloneIDs = append(cloneIDs, cid)
-		dev, err := e.plane.Attach(cid)
-		if err != nil {
-			return err
-		}
-		cloneDevs = append(cloneDevs, dev)
+		defer func() {
+			if verr := v.removeClone(ctx); verr != nil && err == nil {
+				err = verr
+			}
+		}()
+		cloneDevs = []string{dev}
 	}
 	cmnt := filepath.Join(e.dir, "clone")
 	if err := mountFS(e.wl, cloneDevs, cmnt, true); err != nil {

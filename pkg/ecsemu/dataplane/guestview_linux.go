@@ -2,6 +2,7 @@ package dataplane
 
 import (
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
 	"sort"
@@ -13,7 +14,8 @@ import (
 // The guest view is a tree for ECSSNAP_ROOT in which the attached disks
 // look like the virtio disks of a cloud instance: /sys/block/vdX with the
 // disk's serial and the loop device's number, /sys/dev/block/<maj:min>
-// pointing at it, btrfs member lists renamed to match, udev's
+// pointing at it, btrfs member lists renamed to match, the LVM volumes
+// and md arrays built on them (see addStacked), udev's
 // /dev/disk/by-id/virtio-<serial> links, and /proc a link to the real one,
 // so mountinfo is the reader's live table and the agent freezes the real
 // mounts. Only the data plane's disks appear in it.
@@ -108,6 +110,7 @@ func buildView(root string, disks []GuestDisk) error {
 		}
 		loopToName[filepath.Base(d.Device)] = d.Name
 	}
+	w.addStacked(maps.Clone(loopToName))
 	// btrfs lists its members by kernel name: rename ours, drop the rest.
 	fsids, _ := os.ReadDir(hostSysFSBtrfs)
 	for _, fsid := range fsids {
