@@ -70,10 +70,15 @@ demo: build
 # --- Benchmarks (agent/harness/benchtable) ----------------------------------
 # One table of figures against their targets, also written to
 # bench/results.json: the freeze window for 1, 4, 16 loop filesystems beside
-# the sequential freeze-create-thaw baseline, snapshot-now to all created,
-# API calls per job, the hook and CLI latencies, the daemon's idle RSS and
-# wakeups, the binary's size and discovery on the 64-disk fixture. Rows that
-# need root show "skipped (needs root)" otherwise. About two minutes.
+# the sequential freeze-create-thaw baseline (held, and the agent's share
+# without the kernel's FIFREEZE/FITHAW), snapshot-now start to all created
+# in process and through the daemon for 1, 4, 16 disks, the --no-wait
+# caller's wall time, API calls per job, the hook's added time (a job of its
+# own, and coalesced), the daemon's idle RSS and wakeups, the binary's size
+# and discovery on the 64-disk fixture. Rows that need root show "skipped
+# (needs root)" otherwise. The idle window is 5 minutes after a 30 s settle
+# (ECSSNAP_BENCH_IDLE=20s ECSSNAP_BENCH_IDLE_SETTLE=5s for a quick run), so
+# a run takes about ten minutes.
 bench: build
 	$(NETNS) $(GO) run ./agent/harness/cmd/ecssnap-bench -binary $(BIN)/ecssnap -out bench/results.json -version '$(VERSION)'
 

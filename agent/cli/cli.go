@@ -92,6 +92,10 @@ type app struct {
 	// instance's identity lasts as long as the process (see metadata).
 	mdOnce sync.Once
 	md     *imds.Client
+
+	// keep makes every engine share one cloud client per region (the
+	// daemon's), whose connection stays warm between jobs.
+	keep keptClouds
 }
 
 // Run executes the command line args (args[0] is the program name: invoked

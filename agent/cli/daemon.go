@@ -20,6 +20,7 @@ func runDaemon(ctx context.Context, a *app, args []string) error {
 		return err
 	}
 	a.logger = daemonLogger(a.env.Stderr, a.env.Getenv("ECSSNAP_LOG_LEVEL"))
+	a.keep.on = true
 	opts := daemon.Options{
 		Socket: a.cfg.Socket, StateDir: a.cfg.StateDir, JournalPath: a.cfg.Freeze.Journal,
 		Engine: a.engine, Window: a.cfg.CoalesceWindow, MetricsTextfile: a.cfg.MetricsTextfile, Version: Version, Logger: a.logger,
@@ -27,6 +28,7 @@ func runDaemon(ctx context.Context, a *app, args []string) error {
 		Limits:     daemon.QueueLimits{Max: a.cfg.LocalAPI.QueueMax, PerUID: a.cfg.LocalAPI.QueuePerUID},
 		RateLimit:  localapi.RateLimit{Rate: a.cfg.LocalAPI.RatePerUID, Burst: a.cfg.LocalAPI.BurstPerUID},
 		JobRecords: store.Retention{Keep: a.cfg.JobRecords.Keep, MaxAge: a.cfg.JobRecords.MaxAge},
+		View:       a.viewOptions(),
 		Prune: func(ctx context.Context) (int, error) {
 			rep, err := a.prune(ctx, false)
 			if err == nil {
@@ -40,6 +42,7 @@ func runDaemon(ctx context.Context, a *app, args []string) error {
 				return nil, err
 			}
 			next := &app{env: a.env, cfg: cfg, logger: a.logger}
+			next.keep.on = true
 			return next.engine, nil
 		},
 	}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"os"
 	"strings"
+	"time"
 
 	"github.com/ecssnap/ecssnap/pkg/cloud"
 	"github.com/ecssnap/ecssnap/pkg/freeze"
@@ -37,13 +38,18 @@ func (a *app) metadata() *imds.Client {
 
 func (a *app) newCloud(region string) (*cloud.Client, error) {
 	bypassProxyForMetadata(a.env.Getenv)
+	var idle time.Duration
+	if a.keep.on {
+		idle = keptIdle
+	}
 	return cloud.New(cloud.Config{
-		Region:         region,
-		Endpoint:       a.cfg.APIEndpoint,
-		ConnectTimeout: a.cfg.API.ConnectTimeout,
-		ReadTimeout:    a.cfg.API.ReadTimeout,
-		Retry:          cloud.RetryPolicy{Budget: a.cfg.API.RetryBudget, ThrottleBudget: a.cfg.API.ThrottleBudget},
-		Logger:         a.logger,
+		IdleConnTimeout: idle,
+		Region:          region,
+		Endpoint:        a.cfg.APIEndpoint,
+		ConnectTimeout:  a.cfg.API.ConnectTimeout,
+		ReadTimeout:     a.cfg.API.ReadTimeout,
+		Retry:           cloud.RetryPolicy{Budget: a.cfg.API.RetryBudget, ThrottleBudget: a.cfg.API.ThrottleBudget},
+		Logger:          a.logger,
 	})
 }
 
@@ -83,12 +89,13 @@ func (a *app) engine(emit func(job.Event)) *job.Engine {
 			AllowDeviceOverrides: a.cfg.TestDeviceMapEnabled,
 		},
 		NewCloud: func(region string) (job.Cloud, error) {
-			return a.newCloud(region)
+			return a.cloudFor(region)
 		},
 		Freezing: a.freezing(),
 		Hooks: &hooks.Runner{Dir: a.cfg.Hooks.Dir, ScriptTimeout: a.cfg.Hooks.ScriptTimeout,
 			TotalTimeout: a.cfg.Hooks.TotalTimeout, Logger: a.logger},
 		MakeRoom:       a.makeRoom,
+		QuotaRoom:      a.quotaRoom,
 		Limits:         a.cfg.GroupLimits,
 		Now:            a.env.Now,
 		Logger:         a.logger,
@@ -118,6 +125,33 @@ func (a *app) makeRoom(ctx context.Context, c job.Cloud, instanceID string, disk
 		a.logger.Info("evicted a managed snapshot job to make room", "kind", d.Kind, "id", d.ID, "job", d.Job)
 	}
 	return err
+}
+
+// quotaRoom tells in one call whether every disk of the instance surely
+// has room for one more manual snapshot: the instance's disks hold fewer
+// manual snapshots in all than one disk may hold. A disk moved here from
+// another instance may hold snapshots this count misses; its create is
+// then refused for quota, and the daemon's job plans again, counting per disk.
+func (a *app) quotaRoom(ctx context.Context, c job.Cloud, instanceID string) (bool, error) {
+	counter, ok := c.(interface {
+		CountManualSnapshots(ctx context.Context, instanceID string) (int, error)
+	})
+	if !ok {
+		return false, nil
+	}
+	n, err := counter.CountManualSnapshots(ctx, instanceID)
+	if err != nil {
+		return false, err
+	}
+	return n < a.quota(), nil
+}
+
+// quota is the per-disk manual snapshot quota ecssnap assumes.
+func (a *app) quota() int {
+	if a.cfg.QuotaPerDisk > 0 {
+		return a.cfg.QuotaPerDisk
+	}
+	return retention.DefaultManualSnapshotQuota
 }
 
 // prune applies retention once.

@@ -26,6 +26,16 @@ type inventoryCache struct {
 	instance string
 	at       time.Time
 	fetches  int
+
+	// The warm view (view.go): whether kernel notices are watched, a
+	// create proved the view stale, the quota headroom at the last count
+	// and the snapshots created since, and the keeper's notice queue.
+	watching      bool
+	stale         bool
+	headroom      int
+	headroomKnown bool
+	added         int
+	notices       chan notice
 }
 
 var _ job.InventoryCache = (*inventoryCache)(nil)
@@ -41,7 +51,7 @@ func (c *inventoryCache) Inventory(ctx context.Context, instanceID string, fetch
 	if err != nil {
 		return nil, err
 	}
-	c.inv, c.instance, c.at = inv, instanceID, c.now()
+	c.inv, c.instance, c.at, c.stale = inv, instanceID, c.now(), false
 	return inv, nil
 }
 

@@ -72,6 +72,7 @@ type Jobs struct {
 	// interrupted is over once its creates are settled: nobody asked for
 	// it any more, and the next command must not run it again.
 	resumeInterrupted bool
+	warm              bool // jobs plan from the kept view (keepView runs)
 	// afterSuccess runs in the worker after each job that succeeded;
 	// afterEach after every job.
 	afterSuccess func(context.Context)
@@ -131,6 +132,9 @@ func (j *Jobs) newEngine(emit func(job.Event)) *job.Engine {
 	j.mu.Unlock()
 	eng := build(emit)
 	eng.Inventories = j.inv
+	if j.warm {
+		eng.Warm = j.inv
+	}
 	return eng
 }
 
@@ -326,6 +330,15 @@ func (j *Jobs) giveWay(e *Job) {
 // every step.
 func (j *Jobs) execute(ctx context.Context, e *Job) {
 	eng := j.newEngine(func(ev job.Event) { j.publish(e, ev) })
+	// A caller that does not wait for completion is answered as soon as
+	// the snapshots are created (the point in time is fixed then); the
+	// bookkeeping after it goes on here and is recorded.
+	eng.Created = func(res *job.Result) {
+		j.mu.Lock()
+		e.rec.Result, e.rec.Updated = res, j.now()
+		j.mu.Unlock()
+		closeOnce(e.created)
+	}
 	eng.Record = func(res *job.Result, state string) error {
 		// A copy: the engine goes on writing res while API readers and the
 		// store read the record.
@@ -408,6 +421,9 @@ func (j *Jobs) finish(e *Job, res *job.Result, err error, interrupted bool) {
 	// Count the job before anyone learns it ended, so a caller that reads
 	// the metrics after its event stream closes sees this job in them.
 	j.metrics.observe(res)
+	if res != nil && !res.DryRun {
+		j.inv.addCreated(createdCount(res))
+	}
 	for _, s := range subs {
 		close(s)
 	}
@@ -493,4 +509,15 @@ func closeOnce(ch chan struct{}) {
 	default:
 		close(ch)
 	}
+}
+
+// createdCount is how many snapshots a job created.
+func createdCount(res *job.Result) int {
+	n := 0
+	for _, s := range res.Snapshots {
+		if s.SnapshotID != "" || s.State == job.StateCreated {
+			n++
+		}
+	}
+	return n
 }

@@ -42,10 +42,13 @@ type Options struct {
 	// directory; applied at start, after every job and once a day. The
 	// zero value means store.DefaultRetention.
 	JobRecords store.Retention
-	Version    string
-	Logger     *slog.Logger
-	Getenv     func(string) string
-	Now        func() time.Time
+	// View, when set, keeps the inventory warm between jobs (view.go), so
+	// that a job makes no call before its creates.
+	View    *ViewOptions
+	Version string
+	Logger  *slog.Logger
+	Getenv  func(string) string
+	Now     func() time.Time
 }
 
 // errStopping is why a job's wait ends when the daemon stops: the next
@@ -84,6 +87,7 @@ func Serve(ctx context.Context, opts Options) error {
 	jobs := NewJobs(JobsOptions{Engine: opts.Engine, Store: st, Logger: log, Now: opts.Now, Window: opts.Window, Limits: opts.Limits,
 		ResumeInterrupted: true})
 	jobs.metrics = m
+	jobs.warm = opts.View != nil
 	records := opts.JobRecords
 	if records == (store.Retention{}) {
 		records = store.DefaultRetention
@@ -140,6 +144,13 @@ func Serve(ctx context.Context, opts Options) error {
 		defer wg.Done()
 		jobs.Run(jobCtx)
 	}()
+	if opts.View != nil {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			jobs.keepView(jobCtx, *opts.View)
+		}()
+	}
 	go func() {
 		defer wg.Done()
 		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {

@@ -34,6 +34,9 @@ type Config struct {
 	ConnectTimeout time.Duration // 3 s when zero
 	ReadTimeout    time.Duration // 10 s when zero
 	Retry          RetryPolicy
+	// IdleConnTimeout is how long an idle connection is kept (90 s when
+	// zero); the daemon keeps its warm connection longer.
+	IdleConnTimeout time.Duration
 	// Transport replaces the HTTP transport (tests); its proxy and TLS
 	// settings are then the caller's.
 	Transport http.RoundTripper
@@ -135,6 +138,9 @@ func New(cfg Config) (*Client, error) {
 	if cfg.MaxAnswerBytes <= 0 {
 		cfg.MaxAnswerBytes = DefaultMaxAnswerBytes
 	}
+	if cfg.IdleConnTimeout <= 0 {
+		cfg.IdleConnTimeout = 90 * time.Second
+	}
 	if cfg.Credentials == nil {
 		cfg.Credentials = NewDefaultCredentials()
 	}
@@ -151,7 +157,7 @@ func New(cfg Config) (*Client, error) {
 			ResponseHeaderTimeout: cfg.ReadTimeout,
 			MaxIdleConns:          32,
 			MaxIdleConnsPerHost:   32,
-			IdleConnTimeout:       90 * time.Second,
+			IdleConnTimeout:       cfg.IdleConnTimeout,
 			ForceAttemptHTTP2:     true,
 		}
 	}

@@ -110,6 +110,7 @@ func (e *Emulator) AdminHandler() http.Handler {
 		}
 		return map[string]string{"id": r.PathValue("id"), "status": req.Status}, nil
 	}))
+	e.adminDetach(mux)
 	mux.HandleFunc("POST /v1/snapshots/{id}/fail", e.mutation(func(r *http.Request) (any, error) {
 		if err := e.FailSnapshot(r.PathValue("id")); err != nil {
 			return nil, badRequest(err)

@@ -3,6 +3,7 @@ package job
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -73,6 +74,8 @@ func (r *run) prepareCreates(p *plan.Plan) {
 			Description: desc, Tags: tags, RetentionDays: r.req.RetentionDays, ClientToken: r.byDisk[id].ClientToken,
 		})
 	}
+	// Creates accepted before the job planned again stay on record.
+	r.res.Creates = append(slices.Clone(r.kept), r.res.Creates...)
 }
 
 // record persists the result when the engine has a store; an error before

@@ -75,6 +75,18 @@ type Engine struct {
 	// Inventories, when set, serves dry runs from a current inventory
 	// (the daemon's) and is told of every inventory a job reads.
 	Inventories InventoryCache
+	// Warm, when set, is a view kept current between jobs (the daemon's):
+	// a job plans from it without a call before its creates.
+	Warm WarmView
+	// QuotaRoom, when set, tells in one call whether every disk of the
+	// instance surely has room for one more snapshot; it runs beside
+	// DescribeDisks, and true spares MakeRoom's per-disk counts.
+	QuotaRoom func(ctx context.Context, c Cloud, instanceID string) (bool, error)
+	// Created, when set, receives a copy of the result as soon as every
+	// create call is answered, before the bookkeeping after them (group
+	// members, tags, records): a caller that does not wait is answered
+	// then.
+	Created func(*Result)
 }
 
 // DefaultWaitTimeout is how long a job waits for completion by default.
@@ -103,6 +115,17 @@ type run struct {
 	evMu    sync.Mutex
 	holding bool // events are queued while filesystems are frozen
 	held    []Event
+
+	base      clientCounts // the cloud client's counters when the job began
+	early     *early       // the preflight started beside DescribeDisks
+	stopEarly func()
+	warm      bool // planned from the warm view
+	replans   int
+	// After a partial failure from a stale view: the accepted creates
+	// and their snapshots, and the disks planned again.
+	kept      []CreateCall
+	keptSnaps []SnapshotResult
+	selection *plan.Selection
 }
 
 // Run executes req. It always returns a Result describing what happened,
@@ -122,6 +145,9 @@ func (e *Engine) Run(ctx context.Context, req Request) (*Result, error) {
 		DryRun: req.DryRun, Waited: req.Wait, Started: r.start,
 	}
 	err := r.execute(ctx)
+	if r.stopEarly != nil {
+		r.stopEarly()
+	}
 	r.finish(err)
 	// A job cut short by shutdown is not done: its last record lets the
 	// next start resume it.
@@ -148,7 +174,7 @@ func (e *Engine) Resume(ctx context.Context, res *Result, req Request) (*Result,
 	res.Resumed, res.Error, res.Outcome, res.FailedIn = true, "", "", ""
 	cl, err := e.NewCloud(res.RegionID)
 	if err == nil {
-		r.cloud = cl
+		r.cloud, r.base = cl, countsOf(cl)
 		err = r.resume(ctx)
 	}
 	r.finish(err)
@@ -220,7 +246,7 @@ func (r *run) execute(ctx context.Context) error {
 		return err
 	}
 	r.phase = PhaseInventory
-	inv, err := r.inventory(ctx, id)
+	inv, err := r.inventoryFor(ctx, id)
 	if err != nil {
 		return err
 	}
@@ -252,6 +278,12 @@ func (r *run) execute(ctx context.Context) error {
 	}
 	r.phase = PhaseFreeze
 	why, err = r.window(ctx, p, ceiling, why)
+	if r.shouldReplan(err) {
+		why, err = r.replan(ctx, id, err, desired, required)
+	}
+	if r.e.Created != nil && err == nil && r.res.Creates != nil {
+		r.created()
+	}
 	r.afterCreate(ctx)
 	r.settle(ctx)
 	level := r.achieved()
@@ -332,7 +364,7 @@ func (r *run) identify(ctx context.Context) (imds.Identity, error) {
 	if err != nil {
 		return id, err
 	}
-	r.cloud = cl
+	r.cloud, r.base = cl, countsOf(cl)
 	return id, nil
 }
 
@@ -360,7 +392,7 @@ func (r *run) plan(id imds.Identity, inv *Inventory, freezing bool) (*plan.Plan,
 	t := r.e.Now()
 	p, err := plan.Build(plan.Input{
 		InstanceID: id.InstanceID, ZoneID: id.ZoneID, Disks: inv.Disks,
-		Selection: r.req.Disks, Mounts: r.req.Mounts, Limits: r.e.Limits, Local: inv.Local,
+		Selection: r.selectionFor(), Mounts: r.mountsFor(), Limits: r.e.Limits, Local: inv.Local,
 		AllowInconsistent: r.req.AllowInconsistent, Freeze: freezing,
 	})
 	r.res.Timings.PlanMS = r.since(t)
@@ -378,7 +410,7 @@ func (r *run) plan(id imds.Identity, inv *Inventory, freezing bool) (*plan.Plan,
 			Device: p.Devices[d.ID], Method: string(method), State: StatePlanned,
 		}
 		if method == plan.MethodPerDisk {
-			sr.ClientToken = ClientToken(r.res.JobID, d.ID)
+			sr.ClientToken = ClientToken(r.res.JobID, r.tokenKey(d.ID))
 		}
 		r.res.Snapshots = append(r.res.Snapshots, sr)
 	}
@@ -386,7 +418,7 @@ func (r *run) plan(id imds.Identity, inv *Inventory, freezing bool) (*plan.Plan,
 		r.byDisk[r.res.Snapshots[i].DiskID] = &r.res.Snapshots[i]
 	}
 	if len(p.Group) > 0 {
-		r.res.GroupToken = ClientToken(r.res.JobID, "group")
+		r.res.GroupToken = ClientToken(r.res.JobID, r.tokenKey("group"))
 	}
 	r.emit(Event{Type: "plan", Message: strings.Join(p.Reasons, "; ")})
 	return p, nil
@@ -467,10 +499,7 @@ func (r *run) finish(err error) {
 	r.res.Finished = r.e.Now()
 	r.res.Timings.TotalMS = r.res.Finished.Sub(r.start).Milliseconds()
 	if r.cloud != nil {
-		r.res.APICalls = r.cloud.CallCount()
-		r.res.Retries = r.cloud.RetryCount()
-		r.res.APIErrors = r.cloud.ErrorCounts()
-		r.res.APITimeMS = r.cloud.CallTime().Milliseconds()
+		r.sinceCounts(r.cloud, r.base)
 	}
 	created := 0
 	for i := range r.res.Snapshots {

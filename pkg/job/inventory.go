@@ -19,7 +19,10 @@ type Inventory struct {
 	Mapping  *topology.Mapping  `json:"mapping,omitempty"`
 	Local    *plan.Local        `json:"local,omitempty"`
 	Topology *topology.Topology `json:"-"`
-	Warnings []string           `json:"warnings,omitempty"`
+	// Serials is the metadata service's serial -> disk ID table the join
+	// used; a rejoin after a mount change reuses it.
+	Serials  map[string]string `json:"-"`
+	Warnings []string          `json:"warnings,omitempty"`
 }
 
 // Local describes how the engine reads the guest's disk layout.
@@ -60,36 +63,73 @@ func (e *Engine) Inventory(ctx context.Context) (*Inventory, error) {
 	return e.inventory(ctx, id, cl)
 }
 
+// inventory lists the instance's disks and, beside that call, reads the
+// guest's layout and the metadata service's serials, then joins the two.
 func (e *Engine) inventory(ctx context.Context, id imds.Identity, cl Cloud) (*Inventory, error) {
+	local := make(chan localLayout, 1)
+	go func() { local <- e.readLocal(ctx) }()
 	disks, err := cl.DescribeDisks(ctx, id.InstanceID)
+	l := <-local
 	if err != nil {
 		return nil, fmt.Errorf("list the instance's disks: %w", err)
 	}
-	inv := &Inventory{Identity: id, Disks: disks}
+	return e.joinLayout(id, disks, l)
+}
+
+// join reads the guest's layout and maps the cloud disks to it.
+func (e *Engine) join(ctx context.Context, id imds.Identity, disks []cloud.Disk) (*Inventory, error) {
+	return e.joinLayout(id, disks, e.readLocal(ctx))
+}
+
+// localLayout is the guest's side of the inventory: its block devices and
+// mounts, and the metadata service's serial -> disk ID table.
+type localLayout struct {
+	skip     bool // no local discovery configured
+	topo     *topology.Topology
+	err      error
+	serials  map[string]string
+	warnings []string
+}
+
+func (e *Engine) readLocal(ctx context.Context) localLayout {
 	if e.Local.Discover == nil {
-		return inv, nil
+		return localLayout{skip: true}
 	}
-	topo, err := e.Local.Discover()
-	if err != nil {
-		// Without the local layout ecssnap cannot see filesystems that
-		// span disks; the plan says so rather than failing the job.
-		inv.Warnings = append(inv.Warnings, "local disk discovery failed: "+err.Error())
-		e.Logger.Warn("local disk discovery failed", "error", err)
-		return inv, nil
+	var l localLayout
+	l.topo, l.err = e.Local.Discover()
+	if l.err != nil {
+		return l
 	}
-	inv.Topology = topo
-	var serials map[string]string
 	if e.Local.DiskSerials != nil {
-		if serials, err = e.Local.DiskSerials(ctx); err != nil {
-			inv.Warnings = append(inv.Warnings, "disk serials from the metadata service: "+err.Error())
+		var err error
+		if l.serials, err = e.Local.DiskSerials(ctx); err != nil {
+			l.warnings = append(l.warnings, "disk serials from the metadata service: "+err.Error())
 		}
 	}
+	return l
+}
+
+// joinLayout maps the cloud disks to the guest's layout.
+func (e *Engine) joinLayout(id imds.Identity, disks []cloud.Disk, l localLayout) (*Inventory, error) {
+	inv := &Inventory{Identity: id, Disks: disks}
+	if l.skip {
+		return inv, nil
+	}
+	if l.err != nil {
+		// Without the local layout ecssnap cannot see filesystems that
+		// span disks; the plan says so rather than failing the job.
+		inv.Warnings = append(inv.Warnings, "local disk discovery failed: "+l.err.Error())
+		e.Logger.Warn("local disk discovery failed", "error", l.err)
+		return inv, nil
+	}
+	inv.Topology, inv.Serials = l.topo, l.serials
+	inv.Warnings = append(inv.Warnings, l.warnings...)
 	cds := make([]topology.CloudDisk, len(disks))
 	for i, d := range disks {
 		cds[i] = topology.CloudDisk{ID: d.ID, Serial: d.Serial, Category: d.Category, Type: d.Type, SizeGiB: d.SizeGiB, MultiAttach: d.MultiAttach}
 	}
-	m, err := topology.Join(topo, cds, topology.JoinOptions{
-		MetadataSerials: serials, DeviceOverrides: e.Local.DeviceOverrides,
+	m, err := topology.Join(l.topo, cds, topology.JoinOptions{
+		MetadataSerials: l.serials, DeviceOverrides: e.Local.DeviceOverrides,
 		AllowDeviceOverrides: e.Local.AllowDeviceOverrides, Logger: e.Logger,
 	})
 	if err != nil {
@@ -97,7 +137,7 @@ func (e *Engine) inventory(ctx context.Context, id imds.Identity, cl Cloud) (*In
 	}
 	inv.Mapping = m
 	inv.Warnings = append(inv.Warnings, m.Warnings...)
-	inv.Local = localView(topo, m)
+	inv.Local = localView(l.topo, m)
 	return inv, nil
 }
 

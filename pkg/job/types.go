@@ -115,10 +115,15 @@ type Result struct {
 	Snapshots   []SnapshotResult `json:"snapshots"`
 	Creates     []CreateCall     `json:"creates,omitempty"`
 	// Resumed is set when the job was finished by Resume after a crash.
-	Resumed  bool    `json:"resumed,omitempty"`
-	Timings  Timings `json:"timings"`
-	APICalls int64   `json:"api_calls"`
-	Retries  int64   `json:"retries"`
+	Resumed bool `json:"resumed,omitempty"`
+	// WarmView is set when the job planned from the daemon's kept view
+	// instead of reading the inventory; Replanned says why it then read a
+	// fresh one and planned again.
+	WarmView  bool    `json:"warm_view,omitempty"`
+	Replanned string  `json:"replanned,omitempty"`
+	Timings   Timings `json:"timings"`
+	APICalls  int64   `json:"api_calls"`
+	Retries   int64   `json:"retries"`
 	// APIErrors counts failed attempts by error code; APITimeMS sums the
 	// time spent in API calls (parallel calls add up).
 	APIErrors map[string]int64 `json:"api_errors,omitempty"`

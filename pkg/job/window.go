@@ -114,22 +114,9 @@ func (r *run) preflight(ctx context.Context, p *plan.Plan) error {
 			conns++
 		}
 	}
-	// Quota room and the connection warm-up are independent: one round
-	// trip for both.
-	roomErr := make(chan error, 1)
-	go func() {
-		if r.e.MakeRoom == nil {
-			roomErr <- nil
-			return
-		}
-		roomErr <- r.e.MakeRoom(ctx, r.cloud, r.res.InstanceID, p.Selected())
-	}()
-	progressing, err := r.cloud.Preflight(ctx, r.res.InstanceID, conns)
-	if rerr := <-roomErr; rerr != nil {
-		return fmt.Errorf("make room under the snapshot quota: %w", rerr)
-	}
+	progressing, err := r.preflightCalls(ctx, p, conns)
 	if err != nil {
-		return fmt.Errorf("preflight: %w", err)
+		return err
 	}
 	busy := busyOf(p, progressing)
 	if len(busy) == 0 {

@@ -149,13 +149,17 @@ func TestRows(t *testing.T) {
 		verdict     string
 		ratio       float64 // 0: no ratio
 	}{
-		{groupFreeze, "ecssnap grouped, N=1", 53, VerdictPass, 53.66 / 53},
-		{groupFreeze, "ecssnap grouped, N=16", 59, VerdictMiss, 826.0 / 59},
+		{groupFreeze, "ecssnap grouped, N=1", 53, VerdictInfo, 53.66 / 53},
+		{groupFreeze, "ecssnap grouped, N=1: agent's share", math.NaN(), VerdictMissing, 0},
+		{groupFreeze, "ecssnap grouped, N=16", 59, VerdictInfo, 826.0 / 59},
 		{groupFreeze, "ecssnap per-disk, N=4", math.NaN(), VerdictFailed, 0},
-		{groupFreeze, "ecssnap per-disk, N=16", 55, VerdictPass, 826.0 / 55},
+		{groupFreeze, "ecssnap per-disk, N=4: agent's share", math.NaN(), VerdictFailed, 0},
+		{groupFreeze, "ecssnap per-disk, N=16", 55, VerdictInfo, 826.0 / 55},
 		{groupFreeze, "sequential baseline, N=16", 826, VerdictBaseline, 0},
-		{groupCreated, "crash, 4 disks (no freeze)", 202.7, VerdictPass, 0},
-		{groupCreated, "fs, 4 loop filesystems frozen", math.NaN(), "skipped (needs root)", 0},
+		{groupCreated, "crash, in process, N=4", math.NaN(), VerdictMissing, 0},
+		{groupCreated, "crash, through the daemon, N=16", math.NaN(), VerdictMissing, 0},
+		{groupCreated, "fs, in process, 4 loop filesystems frozen", math.NaN(), "skipped (needs root)", 0},
+		{groupNoWait, "through the daemon, N=1", math.NaN(), VerdictMissing, 0},
 		{groupCalls, "grouped, N=1", 8, VerdictInfo, 0},
 		{groupCalls, "grouped, N=4", 11, VerdictPass, 1},
 		{groupCalls, "grouped, N=16", 24, VerdictMiss, 5.0 / 4},
@@ -200,7 +204,7 @@ func TestRowsHookSubBenchmarks(t *testing.T) {
 	res.Benches[hookBench+"/dnf"] = &Bench{Name: hookBench + "/dnf", Status: StatusOK, Metrics: map[string]float64{"added-ms": 61}}
 	var got []string
 	for _, r := range Rows(res, Binary{Err: os.ErrNotExist}) {
-		if strings.HasPrefix(r.Name, "hook's") {
+		if strings.HasPrefix(r.Name, "hook's added time when coalesced") {
 			got = append(got, r.Name+" "+r.Verdict)
 		}
 	}
@@ -227,7 +231,7 @@ func TestReportOutputs(t *testing.T) {
 			t.Errorf("table lacks row %q", r.Name)
 		}
 	}
-	for _, want := range []string{"53 ms", "≤ L + 5 = 55 ms", "skipped (needs root)", "missing", "14.0x", "≤ 4L + 30 = 230 ms"} {
+	for _, want := range []string{"53 ms", "≤ L + 5 = 55 ms", "skipped (needs root)", "missing", "14.0x", "≤ 2L + 15 = 115 ms", "≤ L + 10 = 60 ms"} {
 		if !strings.Contains(table, want) {
 			t.Errorf("table lacks %q:\n%s", want, table)
 		}
@@ -273,5 +277,25 @@ func TestReadStreamSplitLine(t *testing.T) {
 	b, ok := res.Benches["BenchmarkA/N=16"]
 	if !ok || b.Iterations != 2 || b.Metrics["held-ms"] != 54.5 {
 		t.Errorf("BenchmarkA/N=16 = %+v (found %v)", b, ok)
+	}
+}
+
+// The freeze window's target applies to the agent's share: held less the
+// kernel's FIFREEZE and FITHAW.
+func TestRowsAgentShare(t *testing.T) {
+	res := NewResults()
+	name := "BenchmarkFreezeWindow/grouped/N=4"
+	res.Benches[name] = &Bench{Name: name, Status: StatusOK, Metrics: map[string]float64{"held-ms": 70, "fifreeze-ms": 9, "fithaw-ms": 8}}
+	for _, r := range Rows(res, Binary{Err: os.ErrNotExist}) {
+		switch r.Name {
+		case "ecssnap grouped, N=4":
+			if r.Verdict != VerdictInfo || r.Value == nil || *r.Value != 70 {
+				t.Errorf("held row = %+v", r)
+			}
+		case "ecssnap grouped, N=4: agent's share":
+			if r.Verdict != VerdictPass || r.Value == nil || *r.Value != 53 || !strings.Contains(r.Note, "FIFREEZE 9.0 + FITHAW 8.0") {
+				t.Errorf("agent's share row = %+v", r)
+			}
+		}
 	}
 }

@@ -24,7 +24,7 @@ type Suite struct {
 var Suites = []Suite{
 	{Package: "./pkg/topology/", Bench: "^BenchmarkDiscover64$", Benchtime: "1s"},
 	{Package: "./pkg/job/", Bench: "^BenchmarkFreezeWindow$", Benchtime: "5x"},
-	{Package: "./agent/cli/", Bench: "^(BenchmarkSnapshotNow|" + hookBench + "|BenchmarkDaemon)$", Benchtime: "10x"},
+	{Package: "./agent/cli/", Bench: "^(BenchmarkSnapshotNow|BenchmarkToCreated|" + hookBench + "|" + hookNewBench + "|BenchmarkDaemon)$", Benchtime: "10x"},
 	{Package: "./agent/cli/", Bench: "^BenchmarkCallsPerJob$", Benchtime: "1x"},
 	{Package: "./pkg/ecsemu/dataplane/", Bench: "^BenchmarkGroupCapturePause$", Benchtime: "100x"},
 	{Package: "./pkg/ecsemu/dataplane/", Bench: "^BenchmarkGuestSeqWrite$", Benchtime: "4x"},
@@ -54,7 +54,7 @@ type Runner struct {
 // command that could not run or output that could not be read.
 func (rn *Runner) Run(ctx context.Context, s Suite, res *Results) (Run, error) {
 	args := []string{"test", "-run", "^$", "-bench", s.Bench, "-benchtime", s.Benchtime,
-		"-count", "1", "-timeout", "10m", "-json", s.Package}
+		"-count", "1", "-timeout", "30m", "-json", s.Package}
 	fmt.Fprintf(rn.Stderr, "bench: %s %s\n", rn.Go, shellQuote(args))
 	cmd := exec.CommandContext(ctx, rn.Go, args...)
 	cmd.Env = os.Environ()
