@@ -46,13 +46,18 @@ type Env struct {
 	// IsTerminal reports whether Stdout is a terminal (progress bars).
 	IsTerminal bool
 	Now        func() time.Time
+	// Self is this program's executable, which an in-process job that does
+	// not wait starts again to finish its bookkeeping (see handoff.go);
+	// empty, such a job finishes it before it returns.
+	Self string
 }
 
 // OSEnv returns the real process environment.
 func OSEnv() Env {
+	self, _ := os.Executable()
 	return Env{
 		Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr, Getenv: os.Getenv,
-		IsTerminal: isTerminal(os.Stdout), Now: time.Now,
+		IsTerminal: isTerminal(os.Stdout), Now: time.Now, Self: self,
 	}
 }
 
@@ -130,6 +135,9 @@ func Run(ctx context.Context, args []string, env Env) int {
 		return ExitOK
 	}
 	cmd, ok := commands[name]
+	if name == finishCommand {
+		cmd, ok = command{run: runFinish}, true // not listed: ecssnap runs it itself
+	}
 	if !ok {
 		fmt.Fprintf(env.Stderr, "ecssnap: unknown command %q: see `ecssnap help`\n", name)
 		return ExitUsage

@@ -140,7 +140,15 @@ func (a *app) inProcess(ctx context.Context, creq localapi.CreateJobRequest, out
 	if st != nil {
 		defer st.Close()
 	}
-	jobs := daemon.NewJobs(daemon.JobsOptions{Engine: a.engine, Store: st, Logger: a.logger, Now: a.env.Now, Window: a.cfg.CoalesceWindow})
+	// A caller that does not wait is answered once the snapshots are
+	// created; a process of ours started for it finishes the rest.
+	handOff := st != nil && !creq.Complete && a.env.Self != ""
+	engine := func(emit func(job.Event)) *job.Engine {
+		e := a.engine(emit)
+		e.HandOff = handOff
+		return e
+	}
+	jobs := daemon.NewJobs(daemon.JobsOptions{Engine: engine, Store: st, Logger: a.logger, Now: a.env.Now, Window: a.cfg.CoalesceWindow})
 	if err := jobs.Reconcile(); err != nil {
 		a.logger.Warn("could not reconcile unfinished jobs", "error", err)
 	}
@@ -169,6 +177,11 @@ func (a *app) inProcess(ctx context.Context, creq localapi.CreateJobRequest, out
 	}()
 	jobs.Drain(ctx)
 	<-followed
+	if res, _ := j.Result(); res != nil && res.HandedOff {
+		if err := a.startFinisher(); err != nil {
+			a.logger.Warn("could not start the process that finishes the job; the next ecssnap run finishes it", "job", res.JobID, "error", err)
+		}
+	}
 	if st != nil {
 		// The daemon bounds the job records; so does a machine where it
 		// never runs.

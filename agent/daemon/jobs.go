@@ -399,7 +399,10 @@ func (j *Jobs) finish(e *Job, res *job.Result, err error, interrupted bool) {
 	// A create call without an answer on record may have taken effect:
 	// only a resume, repeating it with its ClientToken, can tell.
 	unsettled := res != nil && slices.ContainsFunc(res.Creates, func(c job.CreateCall) bool { return c.ID == "" })
-	if !interrupted || (!j.resumeInterrupted && !unsettled) {
+	// A job handed off stays created: the process finishing it (or any
+	// next start) resumes it from there.
+	handedOff := res != nil && res.HandedOff
+	if (!interrupted || (!j.resumeInterrupted && !unsettled)) && !handedOff {
 		e.rec.State = store.StateDone
 	}
 	if err != nil {

@@ -87,6 +87,11 @@ type Engine struct {
 	// members, tags, records): a caller that does not wait is answered
 	// then.
 	Created func(*Result)
+	// HandOff, when set, ends a job that does not wait right after its
+	// creates are answered and recorded: the bookkeeping after them is left
+	// to Resume in another process (the CLI's in-process path starts one),
+	// so the caller's process ends one round trip earlier.
+	HandOff bool
 }
 
 // DefaultWaitTimeout is how long a job waits for completion by default.
@@ -150,8 +155,8 @@ func (e *Engine) Run(ctx context.Context, req Request) (*Result, error) {
 	}
 	r.finish(err)
 	// A job cut short by shutdown is not done: its last record lets the
-	// next start resume it.
-	if !req.DryRun && r.res.Creates != nil && ctx.Err() == nil {
+	// next start resume it; nor is one handed off.
+	if !req.DryRun && r.res.Creates != nil && ctx.Err() == nil && !r.res.HandedOff {
 		if rerr := r.record(RecordDone); rerr != nil {
 			r.e.Logger.Warn("could not record the job's end", "job", r.res.JobID, "error", rerr)
 		}
@@ -171,11 +176,18 @@ func (e *Engine) Resume(ctx context.Context, res *Result, req Request) (*Result,
 	for i := range res.Snapshots {
 		r.byDisk[res.Snapshots[i].DiskID] = &res.Snapshots[i]
 	}
-	res.Resumed, res.Error, res.Outcome, res.FailedIn = true, "", "", ""
+	// A job handed off was not interrupted: its bookkeeping is what is left.
+	res.Resumed = !res.HandedOff
+	handedOff := res.HandedOff
+	res.HandedOff, res.Error, res.Outcome, res.FailedIn = false, "", "", ""
 	cl, err := e.NewCloud(res.RegionID)
 	if err == nil {
-		r.cloud, r.base = cl, countsOf(cl)
+		// The job's figures go on from what its record says.
+		r.cloud, r.base = cl, countsOf(cl).less(res)
 		err = r.resume(ctx)
+		if handedOff {
+			r.finalHooks(ctx, res.Plan, err)
+		}
 	}
 	r.finish(err)
 	if ctx.Err() == nil {
@@ -283,6 +295,9 @@ func (r *run) execute(ctx context.Context) error {
 	}
 	if r.e.Created != nil && err == nil && r.res.Creates != nil {
 		r.created()
+	}
+	if r.handOff(err) {
+		return nil
 	}
 	r.afterCreate(ctx)
 	r.settle(ctx)

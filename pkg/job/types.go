@@ -119,8 +119,11 @@ type Result struct {
 	// WarmView is set when the job planned from the daemon's kept view
 	// instead of reading the inventory; Replanned says why it then read a
 	// fresh one and planned again.
-	WarmView  bool    `json:"warm_view,omitempty"`
-	Replanned string  `json:"replanned,omitempty"`
+	WarmView  bool   `json:"warm_view,omitempty"`
+	Replanned string `json:"replanned,omitempty"`
+	// HandedOff is set on a job that ended its process once its creates
+	// were answered, its bookkeeping left to another (Engine.HandOff).
+	HandedOff bool    `json:"handed_off,omitempty"`
 	Timings   Timings `json:"timings"`
 	APICalls  int64   `json:"api_calls"`
 	Retries   int64   `json:"retries"`

@@ -271,6 +271,23 @@ func countsOf(c Cloud) clientCounts {
 	return clientCounts{calls: c.CallCount(), retries: c.RetryCount(), errors: c.ErrorCounts(), time: c.CallTime()}
 }
 
+// less takes away what res recorded, so that figures since the result
+// are the job's in all.
+func (c clientCounts) less(res *Result) clientCounts {
+	c.calls -= res.APICalls
+	c.retries -= res.Retries
+	c.time -= time.Duration(res.APITimeMS) * time.Millisecond
+	errs := make(map[string]int64, len(c.errors))
+	for k, v := range c.errors {
+		errs[k] = v
+	}
+	for k, v := range res.APIErrors {
+		errs[k] -= v
+	}
+	c.errors = errs
+	return c
+}
+
 // sinceCounts fills the result's API figures with what c did since base.
 func (r *run) sinceCounts(c Cloud, base clientCounts) {
 	r.res.APICalls = c.CallCount() - base.calls
@@ -322,4 +339,30 @@ func (r *run) mountsFor() []string {
 		return nil
 	}
 	return r.req.Mounts
+}
+
+// handOff ends the job here when the engine hands off and the job does
+// not wait: its creates were all accepted, and the record says so before
+// anything else happens (state created, which Resume finishes).
+func (r *run) handOff(err error) bool {
+	if !r.e.HandOff || r.req.Wait || r.req.DryRun || err != nil || r.res.Creates == nil {
+		return false
+	}
+	for _, c := range r.res.Creates {
+		if c.ID == "" {
+			return false
+		}
+	}
+	r.res.HandedOff = true
+	r.res.Outcome = "created"
+	if l := r.achieved(); l != LevelDefault {
+		r.res.Consistency = l.String()
+	}
+	if rerr := r.record(RecordCreated); rerr != nil {
+		// Without the record nobody could finish it: finish it here.
+		r.res.HandedOff = false
+		r.e.Logger.Warn("could not record the created snapshots", "error", rerr)
+		return false
+	}
+	return true
 }
