@@ -66,6 +66,7 @@ func BenchmarkHookUncoalesced(b *testing.B) {
 		}
 		b.StopTimer()
 		waitIdle(b, client)
+		time.Sleep(afterJobSettle) // retention after the job, as above
 		b.StartTimer()
 	}
 	b.StopTimer()

@@ -75,7 +75,7 @@ func BenchmarkDaemon(b *testing.B) {
 		return
 	}
 	if _, err := localapi.NewClient(socket).CreateJob(context.Background(), localapi.CreateJobRequest{
-		Consistency: "crash", Disks: plan.Selection{Kind: "all"}, Wait: localapi.WaitCompleted, Force: true,
+		Consistency: "crash", Disks: plan.Selection{Kind: "all"}, Wait: localapi.WaitCreated, Force: true,
 	}); err != nil {
 		b.Fatalf("a job before the idle window: %v", err)
 	}

@@ -131,7 +131,8 @@ func (a *app) makeRoom(ctx context.Context, c job.Cloud, instanceID string, disk
 // has room for one more manual snapshot: the instance's disks hold fewer
 // manual snapshots in all than one disk may hold. A disk moved here from
 // another instance may hold snapshots this count misses; its create is
-// then refused for quota, and the daemon's job plans again, counting per disk.
+// then refused for quota; a job planned from the daemon's warm view then
+// plans again, counting per disk (in process the job fails and says why).
 func (a *app) quotaRoom(ctx context.Context, c job.Cloud, instanceID string) (bool, error) {
 	counter, ok := c.(interface {
 		CountManualSnapshots(ctx context.Context, instanceID string) (int, error)

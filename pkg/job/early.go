@@ -72,7 +72,7 @@ func (r *run) preflightCalls(ctx context.Context, p *plan.Plan, conns int) ([]cl
 		if ea.roomErr != nil {
 			r.e.Logger.Warn("could not count the instance's manual snapshots; counting per disk", "error", ea.roomErr)
 		}
-		busy, room = ea.busy, ea.room && ea.roomErr == nil
+		busy, room = ea.busy, ea.room && ea.roomErr == nil && !r.quotaRefused
 	}
 	warmed := earlyConns
 	if r.warm {

@@ -131,6 +131,9 @@ type run struct {
 	kept      []CreateCall
 	keptSnaps []SnapshotResult
 	selection *plan.Selection
+	// quotaRefused: a create was refused for quota; preflight counts
+	// per disk.
+	quotaRefused bool
 }
 
 // Run executes req. It always returns a Result describing what happened,

@@ -157,6 +157,12 @@ func (r *run) replan(ctx context.Context, id imds.Identity, cause error, desired
 	r.res.Replanned = fmt.Sprintf("the warm view was stale (%v): read the inventory anew and planned again", cause)
 	r.e.Logger.Info("a create failed because the world changed; planning again from a fresh inventory", "job", r.res.JobID, "error", cause)
 	r.emit(Event{Type: "replan", Message: r.res.Replanned})
+	if ae := (*cloud.APIError)(nil); errors.As(cause, &ae) && ae.Kind == cloud.KindQuota {
+		// The one-call count said there was room and the API disagrees
+		// (a disk brought from another instance holds snapshots the
+		// instance's count misses): count per disk this time.
+		r.quotaRefused = true
+	}
 	retry := r.keepAccepted()
 	r.res.Freeze, r.res.GroupID, r.res.Creates = nil, "", nil
 	t := r.e.Now()
