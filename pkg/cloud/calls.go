@@ -45,25 +45,7 @@ func (c *Client) DescribeInstance(ctx context.Context, instanceID string) (Insta
 // DescribeDisks returns every disk attached to the instance, following
 // NextToken to the end of the list.
 func (c *Client) DescribeDisks(ctx context.Context, instanceID string) ([]Disk, error) {
-	var out []Disk
-	err := eachPage(func(token string) (string, error) {
-		resp, err := invoke(ctx, c, "DescribeDisks", instanceID, func() *ecs.DescribeDisksRequest {
-			req := ecs.CreateDescribeDisksRequest()
-			req.RegionId = c.cfg.Region
-			req.InstanceId = instanceID
-			req.MaxResults = requests.NewInteger(disksPageSize)
-			req.NextToken = token
-			return req
-		}, (*ecs.Client).DescribeDisks)
-		if err != nil {
-			return "", err
-		}
-		for _, d := range resp.Disks.Disk {
-			out = append(out, fromSDKDisk(d))
-		}
-		return resp.NextToken, nil
-	})
-	return out, err
+	return c.listDisks(ctx, instanceID, func(req *ecs.DescribeDisksRequest) { req.InstanceId = instanceID })
 }
 
 // eachPage calls page with "" and then with each NextToken it returns,
@@ -78,6 +60,47 @@ func eachPage(page func(token string) (next string, err error)) error {
 		}
 		token = next
 	}
+}
+
+// listAll collects the items of every page of one Describe call: build
+// makes the request for a page token, items takes a page's converted items
+// and its NextToken. The disk, snapshot and group listers all page this way.
+func listAll[Req requests.AcsRequest, Resp any, T any](ctx context.Context, c *Client, action, resource string,
+	build func(token string) Req, send func(*ecs.Client, Req) (Resp, error), items func(Resp) ([]T, string)) ([]T, error) {
+	var out []T
+	err := eachPage(func(token string) (string, error) {
+		resp, err := invoke(ctx, c, action, resource, func() Req { return build(token) }, send)
+		if err != nil {
+			return "", err
+		}
+		got, next := items(resp)
+		out = append(out, got...)
+		return next, nil
+	})
+	return out, err
+}
+
+// convert maps each SDK item to the package's own type.
+func convert[S, T any](in []S, f func(S) T) []T {
+	out := make([]T, len(in))
+	for i, v := range in {
+		out[i] = f(v)
+	}
+	return out
+}
+
+// inBatches calls describe with successive batches of at most n IDs, the
+// API's limit on IDs per call, and joins the results.
+func inBatches[T any](ids []string, n int, describe func(batch []string) ([]T, error)) ([]T, error) {
+	var out []T
+	for start := 0; start < len(ids); start += n {
+		got, err := describe(ids[start:min(start+n, len(ids))])
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, got...)
+	}
+	return out, nil
 }
 
 // CreateSnapshotInput is one per-disk snapshot to create.
@@ -160,18 +183,11 @@ func (c *Client) CreateSnapshotGroup(ctx context.Context, in CreateGroupInput) (
 // DescribeSnapshots returns the listed snapshots, 100 IDs per call. Snapshots
 // that no longer exist are absent from the result.
 func (c *Client) DescribeSnapshots(ctx context.Context, ids []string) ([]Snapshot, error) {
-	var out []Snapshot
-	for start := 0; start < len(ids); start += snapshotsPerCall {
-		batch := ids[start:min(start+snapshotsPerCall, len(ids))]
-		got, err := c.listSnapshots(ctx, func(req *ecs.DescribeSnapshotsRequest) {
+	return inBatches(ids, snapshotsPerCall, func(batch []string) ([]Snapshot, error) {
+		return c.listSnapshots(ctx, func(req *ecs.DescribeSnapshotsRequest) {
 			req.SnapshotIds = jsonList(batch)
 		})
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, got...)
-	}
-	return out, nil
+	})
 }
 
 // ListSnapshotsByTag returns the instance's snapshots that carry the tag,
@@ -184,42 +200,27 @@ func (c *Client) ListSnapshotsByTag(ctx context.Context, instanceID string, tag 
 }
 
 func (c *Client) listSnapshots(ctx context.Context, filter func(*ecs.DescribeSnapshotsRequest)) ([]Snapshot, error) {
-	var out []Snapshot
-	err := eachPage(func(token string) (string, error) {
-		resp, err := invoke(ctx, c, "DescribeSnapshots", "", func() *ecs.DescribeSnapshotsRequest {
-			req := ecs.CreateDescribeSnapshotsRequest()
-			req.RegionId = c.cfg.Region
-			req.MaxResults = requests.NewInteger(snapshotsPageSize)
-			req.NextToken = token
-			filter(req)
-			return req
-		}, (*ecs.Client).DescribeSnapshots)
-		if err != nil {
-			return "", err
-		}
-		for _, s := range resp.Snapshots.Snapshot {
-			out = append(out, fromSDKSnapshot(s))
-		}
-		return resp.NextToken, nil
+	return listAll(ctx, c, "DescribeSnapshots", "", func(token string) *ecs.DescribeSnapshotsRequest {
+		req := ecs.CreateDescribeSnapshotsRequest()
+		req.RegionId = c.cfg.Region
+		req.MaxResults = requests.NewInteger(snapshotsPageSize)
+		req.NextToken = token
+		filter(req)
+		return req
+	}, (*ecs.Client).DescribeSnapshots, func(resp *ecs.DescribeSnapshotsResponse) ([]Snapshot, string) {
+		return convert(resp.Snapshots.Snapshot, fromSDKSnapshot), resp.NextToken
 	})
-	return out, err
 }
 
 // DescribeSnapshotGroups returns the listed groups of the instance, 10 per
 // call (the API's limit on SnapshotGroupId.N).
 func (c *Client) DescribeSnapshotGroups(ctx context.Context, instanceID string, ids []string) ([]SnapshotGroup, error) {
-	var out []SnapshotGroup
-	for start := 0; start < len(ids); start += groupsPerCall {
-		batch := append([]string(nil), ids[start:min(start+groupsPerCall, len(ids))]...)
-		got, err := c.listGroups(ctx, instanceID, func(req *ecs.DescribeSnapshotGroupsRequest) {
+	return inBatches(ids, groupsPerCall, func(batch []string) ([]SnapshotGroup, error) {
+		batch = append([]string(nil), batch...)
+		return c.listGroups(ctx, instanceID, func(req *ecs.DescribeSnapshotGroupsRequest) {
 			req.SnapshotGroupId = &batch
 		})
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, got...)
-	}
-	return out, nil
+	})
 }
 
 // ListSnapshotGroupsByTag returns the instance's snapshot-consistent groups
@@ -233,26 +234,17 @@ func (c *Client) ListSnapshotGroupsByTag(ctx context.Context, instanceID string,
 // listGroups pages through the instance's groups that pass filter. A page
 // holds more groups than one call may name, so a call by IDs is one page.
 func (c *Client) listGroups(ctx context.Context, instanceID string, filter func(*ecs.DescribeSnapshotGroupsRequest)) ([]SnapshotGroup, error) {
-	var out []SnapshotGroup
-	err := eachPage(func(token string) (string, error) {
-		resp, err := invoke(ctx, c, "DescribeSnapshotGroups", instanceID, func() *ecs.DescribeSnapshotGroupsRequest {
-			req := ecs.CreateDescribeSnapshotGroupsRequest()
-			req.RegionId = c.cfg.Region
-			req.InstanceId = instanceID
-			req.MaxResults = requests.NewInteger(groupsPageSize)
-			req.NextToken = token
-			filter(req)
-			return req
-		}, (*ecs.Client).DescribeSnapshotGroups)
-		if err != nil {
-			return "", err
-		}
-		for _, g := range resp.SnapshotGroups.SnapshotGroup {
-			out = append(out, fromSDKGroup(g))
-		}
-		return resp.NextToken, nil
+	return listAll(ctx, c, "DescribeSnapshotGroups", instanceID, func(token string) *ecs.DescribeSnapshotGroupsRequest {
+		req := ecs.CreateDescribeSnapshotGroupsRequest()
+		req.RegionId = c.cfg.Region
+		req.InstanceId = instanceID
+		req.MaxResults = requests.NewInteger(groupsPageSize)
+		req.NextToken = token
+		filter(req)
+		return req
+	}, (*ecs.Client).DescribeSnapshotGroups, func(resp *ecs.DescribeSnapshotGroupsResponse) ([]SnapshotGroup, string) {
+		return convert(resp.SnapshotGroups.SnapshotGroup, fromSDKGroup), resp.NextToken
 	})
-	return out, err
 }
 
 // jsonList renders IDs the way the API wants list filters: a JSON array in a string.
@@ -316,10 +308,7 @@ func (c *Client) Preflight(ctx context.Context, instanceID string, conns int) ([
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			results[i], errs[i] = c.listSnapshots(ctx, func(req *ecs.DescribeSnapshotsRequest) {
-				req.InstanceId = instanceID
-				req.Status = StatusProgressing
-			})
+			results[i], errs[i] = c.ProgressingSnapshots(ctx, instanceID)
 		}()
 	}
 	wg.Wait()

@@ -116,16 +116,9 @@ func (c *Client) DeleteDisk(ctx context.Context, diskID string) error {
 
 // DescribeDisksByID returns the listed disks that exist, 100 per call.
 func (c *Client) DescribeDisksByID(ctx context.Context, ids []string) ([]Disk, error) {
-	var out []Disk
-	for start := 0; start < len(ids); start += disksPageSize {
-		batch := ids[start:min(start+disksPageSize, len(ids))]
-		got, err := c.listDisks(ctx, "", func(req *ecs.DescribeDisksRequest) { req.DiskIds = jsonList(batch) })
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, got...)
-	}
-	return out, nil
+	return inBatches(ids, disksPageSize, func(batch []string) ([]Disk, error) {
+		return c.listDisks(ctx, "", func(req *ecs.DescribeDisksRequest) { req.DiskIds = jsonList(batch) })
+	})
 }
 
 // ListDisksByTag returns every disk of the region that carries the tag.
@@ -142,25 +135,16 @@ func (c *Client) ListDisksFromSnapshot(ctx context.Context, snapshotID string) (
 }
 
 func (c *Client) listDisks(ctx context.Context, resource string, filter func(*ecs.DescribeDisksRequest)) ([]Disk, error) {
-	var out []Disk
-	err := eachPage(func(token string) (string, error) {
-		resp, err := invoke(ctx, c, "DescribeDisks", resource, func() *ecs.DescribeDisksRequest {
-			req := ecs.CreateDescribeDisksRequest()
-			req.RegionId = c.cfg.Region
-			req.MaxResults = requests.NewInteger(disksPageSize)
-			req.NextToken = token
-			filter(req)
-			return req
-		}, (*ecs.Client).DescribeDisks)
-		if err != nil {
-			return "", err
-		}
-		for _, d := range resp.Disks.Disk {
-			out = append(out, fromSDKDisk(d))
-		}
-		return resp.NextToken, nil
+	return listAll(ctx, c, "DescribeDisks", resource, func(token string) *ecs.DescribeDisksRequest {
+		req := ecs.CreateDescribeDisksRequest()
+		req.RegionId = c.cfg.Region
+		req.MaxResults = requests.NewInteger(disksPageSize)
+		req.NextToken = token
+		filter(req)
+		return req
+	}, (*ecs.Client).DescribeDisks, func(resp *ecs.DescribeDisksResponse) ([]Disk, string) {
+		return convert(resp.Disks.Disk, fromSDKDisk), resp.NextToken
 	})
-	return out, err
 }
 
 // ResetDisk rolls one disk back to a snapshot of that disk. The instance
