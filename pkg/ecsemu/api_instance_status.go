@@ -8,16 +8,7 @@ import "slices"
 
 type (
 	instanceAttributeResponse struct {
-		InstanceID          string    `json:"InstanceId"`
-		InstanceName        string    `json:"InstanceName"`
-		HostName            string    `json:"HostName"`
-		Description         string    `json:"Description"`
-		Status              string    `json:"Status"`
-		RegionID            string    `json:"RegionId"`
-		ZoneID              string    `json:"ZoneId"`
-		InstanceType        string    `json:"InstanceType"`
-		ImageID             string    `json:"ImageId"`
-		SerialNumber        string    `json:"SerialNumber"`
+		instanceIdentity              // the first fields, as DescribeInstances has them
 		InstanceNetworkType string    `json:"InstanceNetworkType"`
 		InstanceChargeType  string    `json:"InstanceChargeType"`
 		IoOptimized         string    `json:"IoOptimized"` // a string here, unlike DescribeInstances
@@ -59,9 +50,7 @@ func (e *Emulator) describeInstanceAttribute(c *callCtx) (any, *apiError) {
 		stopped = "KeepCharging"
 	}
 	return instanceAttributeResponse{
-		InstanceID: j.InstanceID, InstanceName: j.InstanceName, HostName: j.HostName, Description: j.Description,
-		Status: j.Status, RegionID: j.RegionID, ZoneID: j.ZoneID, InstanceType: j.InstanceType, ImageID: j.ImageID,
-		SerialNumber: j.SerialNumber, InstanceNetworkType: j.InstanceNetworkType, InstanceChargeType: j.InstanceChargeType,
+		instanceIdentity: j.instanceIdentity, InstanceNetworkType: j.InstanceNetworkType, InstanceChargeType: j.InstanceChargeType,
 		IoOptimized: "optimized", Cpu: j.Cpu, Memory: j.Memory, CreationTime: j.CreationTime, StoppedMode: stopped,
 		OperationLocks: j.OperationLocks,
 	}, nil

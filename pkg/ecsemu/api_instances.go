@@ -15,17 +15,22 @@ type (
 	instancesOuter struct {
 		Instance []instanceJSON `json:"Instance"`
 	}
+	// instanceIdentity is what DescribeInstances and
+	// DescribeInstanceAttribute both report first, with the same JSON types.
+	instanceIdentity struct {
+		InstanceID   string `json:"InstanceId"`
+		InstanceName string `json:"InstanceName"`
+		HostName     string `json:"HostName"`
+		Description  string `json:"Description"`
+		Status       string `json:"Status"`
+		RegionID     string `json:"RegionId"`
+		ZoneID       string `json:"ZoneId"`
+		InstanceType string `json:"InstanceType"`
+		ImageID      string `json:"ImageId"`
+		SerialNumber string `json:"SerialNumber"`
+	}
 	instanceJSON struct {
-		InstanceID          string       `json:"InstanceId"`
-		InstanceName        string       `json:"InstanceName"`
-		HostName            string       `json:"HostName"`
-		Description         string       `json:"Description"`
-		Status              string       `json:"Status"`
-		RegionID            string       `json:"RegionId"`
-		ZoneID              string       `json:"ZoneId"`
-		InstanceType        string       `json:"InstanceType"`
-		ImageID             string       `json:"ImageId"`
-		SerialNumber        string       `json:"SerialNumber"`
+		instanceIdentity
 		OSType              string       `json:"OSType"`
 		OSName              string       `json:"OSName"`
 		InstanceNetworkType string       `json:"InstanceNetworkType"`
@@ -98,9 +103,12 @@ func (e *Emulator) instanceJSON(in *instanceState) instanceJSON {
 		start = in.created.Add(time.Minute).Format(minuteFormat)
 	}
 	return instanceJSON{
-		InstanceID: in.spec.ID, InstanceName: in.spec.Name, HostName: in.spec.Hostname,
-		Status: in.status, RegionID: e.sc.Region, ZoneID: in.spec.ZoneID, InstanceType: in.spec.Type,
-		ImageID: in.spec.ImageID, SerialNumber: in.spec.SerialNumber, OSType: "linux", OSName: "Alibaba Cloud Linux 3",
+		instanceIdentity: instanceIdentity{
+			InstanceID: in.spec.ID, InstanceName: in.spec.Name, HostName: in.spec.Hostname,
+			Status: in.status, RegionID: e.sc.Region, ZoneID: in.spec.ZoneID, InstanceType: in.spec.Type,
+			ImageID: in.spec.ImageID, SerialNumber: in.spec.SerialNumber,
+		},
+		OSType: "linux", OSName: "Alibaba Cloud Linux 3",
 		InstanceNetworkType: "vpc", InstanceChargeType: "PostPaid", IoOptimized: true, Cpu: 2, Memory: 8192,
 		CreationTime: in.created.Format(minuteFormat), StartTime: start,
 		OperationLocks: locks, Tags: tagKVList(in.tags),
