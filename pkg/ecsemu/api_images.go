@@ -66,14 +66,8 @@ func (e *Emulator) createImage(c *callCtx) (any, *apiError) {
 	if !validName(name, true) {
 		return nil, errImageName
 	}
-	if !validDescription(p["Description"]) {
-		return nil, errDescription
-	}
-	tags, aerr := tagsFor(p, true)
+	tags, aerr := createCommon(p)
 	if aerr != nil {
-		return nil, aerr
-	}
-	if _, aerr := clientToken(p); aerr != nil {
 		return nil, aerr
 	}
 	// Priority when several are given: InstanceId > DiskDeviceMapping > SnapshotId.

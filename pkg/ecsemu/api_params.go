@@ -128,6 +128,23 @@ func retentionDays(p params) (int, *apiError) {
 	return n, nil
 }
 
+// createCommon checks the parameters CreateDisk and CreateImage both take
+// after their name, in the order the API checks them: Description, Tag.N
+// (strict) and ClientToken. It returns the tags.
+func createCommon(p params) ([]tag, *apiError) {
+	if !validDescription(p["Description"]) {
+		return nil, errDescription
+	}
+	tags, aerr := tagsFor(p, true)
+	if aerr != nil {
+		return nil, aerr
+	}
+	if _, aerr := clientToken(p); aerr != nil {
+		return nil, aerr
+	}
+	return tags, nil
+}
+
 // clientToken reads ClientToken: printable ASCII, at most 64 characters.
 func clientToken(p params) (string, *apiError) {
 	t := p["ClientToken"]

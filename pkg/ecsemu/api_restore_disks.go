@@ -129,14 +129,8 @@ func (e *Emulator) createDisk(c *callCtx) (any, *apiError) {
 	if !validName(p["DiskName"], true) {
 		return nil, errDiskName
 	}
-	if !validDescription(p["Description"]) {
-		return nil, errDescription
-	}
-	tags, aerr := tagsFor(p, true)
+	tags, aerr := createCommon(p)
 	if aerr != nil {
-		return nil, aerr
-	}
-	if _, aerr := clientToken(p); aerr != nil {
 		return nil, aerr
 	}
 	encrypted, aerr := p.bool("Encrypted")
