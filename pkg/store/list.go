@@ -72,25 +72,10 @@ func (s *Store) Prune(keep int, olderThan time.Duration) (int, error) {
 		return 0, err
 	}
 	cutoff := s.now().Add(-olderThan)
-	done := s.sortedIDs(func(e entry) bool { return e.state == StateDone })
-	removed := 0
-	var errs []error
-	for i, id := range done {
-		if i < keep || (olderThan > 0 && s.index[id].created.After(cutoff)) {
-			continue
-		}
-		err := os.Remove(filepath.Join(s.jobs, id+recordSuffix))
-		if err != nil && !errors.Is(err, fs.ErrNotExist) {
-			errs = append(errs, fmt.Errorf("prune job %s: %w", id, err))
-			continue
-		}
-		delete(s.index, id)
-		removed++
-	}
+	removed, errs := s.removeDone(func(i int, e entry) bool {
+		return i >= keep && (olderThan <= 0 || !e.created.After(cutoff))
+	}, "prune job")
 	if removed > 0 {
-		if err := syncDir(s.jobs); err != nil {
-			errs = append(errs, err)
-		}
 		s.log.Info("pruned job records", "removed", removed, "keep", keep, "older_than", olderThan)
 	}
 	return removed, errors.Join(errs...)

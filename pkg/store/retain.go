@@ -35,18 +35,32 @@ func (s *Store) Retain(r Retention) (int, error) {
 		return 0, err
 	}
 	cutoff := s.now().Add(-r.MaxAge)
+	removed, errs := s.removeDone(func(i int, e entry) bool {
+		overCount := r.Keep > 0 && i >= r.Keep
+		tooOld := r.MaxAge > 0 && e.created.Before(cutoff)
+		return overCount || tooOld
+	}, "remove job record")
+	if removed > 0 {
+		s.log.Info("removed old job records", "removed", removed, "keep", r.Keep, "max_age", r.MaxAge)
+	}
+	return removed, errors.Join(errs...)
+}
+
+// removeDone removes the finished records for which drop is true (i counts
+// them newest first) and syncs the directory when any went; a failed
+// removal's error starts with failed. Retain and Prune both remove this way.
+// The caller holds s.mu.
+func (s *Store) removeDone(drop func(i int, e entry) bool, failed string) (int, []error) {
 	done := s.sortedIDs(func(e entry) bool { return e.state == StateDone })
 	removed := 0
 	var errs []error
 	for i, id := range done {
-		overCount := r.Keep > 0 && i >= r.Keep
-		tooOld := r.MaxAge > 0 && s.index[id].created.Before(cutoff)
-		if !overCount && !tooOld {
+		if !drop(i, s.index[id]) {
 			continue
 		}
 		err := os.Remove(filepath.Join(s.jobs, id+recordSuffix))
 		if err != nil && !errors.Is(err, fs.ErrNotExist) {
-			errs = append(errs, fmt.Errorf("remove job record %s: %w", id, err))
+			errs = append(errs, fmt.Errorf("%s %s: %w", failed, id, err))
 			continue
 		}
 		delete(s.index, id)
@@ -56,7 +70,6 @@ func (s *Store) Retain(r Retention) (int, error) {
 		if err := syncDir(s.jobs); err != nil {
 			errs = append(errs, err)
 		}
-		s.log.Info("removed old job records", "removed", removed, "keep", r.Keep, "max_age", r.MaxAge)
 	}
-	return removed, errors.Join(errs...)
+	return removed, errs
 }
