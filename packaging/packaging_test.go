@@ -449,6 +449,17 @@ func TestPackagedUnitVerifies(t *testing.T) {
 	}
 }
 
+// ramPolicy is the shape of the RAM policy documents in this folder.
+type ramPolicy struct {
+	Version   string
+	Statement []struct {
+		Effect    string
+		Action    []string
+		Resource  string
+		Condition map[string]map[string]string
+	}
+}
+
 // The RAM policy allows exactly the actions ecssnap calls, and deleting
 // (and tagging) only what ecssnap marked as managed.
 func TestRAMPolicy(t *testing.T) {
@@ -456,15 +467,7 @@ func TestRAMPolicy(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var policy struct {
-		Version   string
-		Statement []struct {
-			Effect    string
-			Action    []string
-			Resource  string
-			Condition map[string]map[string]string
-		}
-	}
+	var policy ramPolicy
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&policy); err != nil {

@@ -18,14 +18,7 @@ func TestRollbackRAMPolicy(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var policy struct {
-		Version   string
-		Statement []struct {
-			Effect   string
-			Action   []string
-			Resource string
-		}
-	}
+	var policy ramPolicy
 	if err := json.Unmarshal(data, &policy); err != nil || policy.Version != "1" {
 		t.Fatalf("not a version 1 policy: %v", err)
 	}
