@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"os"
 	"path/filepath"
 	"strings"
 	"syscall"
@@ -15,10 +14,9 @@ import (
 	"github.com/ecssnap/ecssnap/pkg/cloud"
 	"github.com/ecssnap/ecssnap/pkg/ecsemu"
 	"github.com/ecssnap/ecssnap/pkg/ecsemu/ecsemutest"
-	"github.com/ecssnap/ecssnap/pkg/freeze"
+	"github.com/ecssnap/ecssnap/pkg/freeze/freezetest"
 	"github.com/ecssnap/ecssnap/pkg/job"
-	"github.com/ecssnap/ecssnap/pkg/loopfs"
-	"github.com/ecssnap/ecssnap/pkg/testenv"
+	"github.com/ecssnap/ecssnap/pkg/loopfs/loopfstest"
 )
 
 // TestRootHelperKilledIsCrash SIGKILLs the freeze helper while the
@@ -27,15 +25,7 @@ import (
 // everywhere: exit 2 when fs was desired, 1 when it was required; the JSON
 // result, the recorded job (list, show), and the snapshot's tag in the cloud.
 func TestRootHelperKilledIsCrash(t *testing.T) {
-	testenv.RequireRoot(t)
-	if err := loopfs.Available("ext4"); err != nil {
-		testenv.Unavailable(t, err.Error())
-	}
-	fs, err := loopfs.Create(context.Background(), "ext4", t.TempDir(), loopfs.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { fs.Destroy() })
+	fs := loopfstest.Ext4(t, 1)[0]
 	const diskID = "d-bp1helperkill000001"
 	const latency = 1500 * time.Millisecond
 	sc := ecsemu.DefaultScenario()
@@ -53,7 +43,7 @@ func TestRootHelperKilledIsCrash(t *testing.T) {
 		{[]string{"--consistency", "fs"}, cli.ExitDegraded},
 		{[]string{"--require", "fs"}, cli.ExitFailed},
 	} {
-		go killHelperWhenFrozen(t, h.vars["ECSSNAP_FREEZE_JOURNAL"], fs.MountPoint, latency/3)
+		go freezetest.SignalHelperWhenFrozen(t, h.vars["ECSSNAP_FREEZE_JOURNAL"], fs.MountPoint, latency/3, syscall.SIGKILL)
 		args := append([]string{"snapshot-now", "--json", "--mount", fs.MountPoint}, tc.args...)
 		code, stdout, stderr := h.run(args...)
 		if code != tc.code {
@@ -81,50 +71,6 @@ func TestRootHelperKilledIsCrash(t *testing.T) {
 		if code != cli.ExitOK || !strings.Contains(stdout, "consistency: crash") {
 			t.Errorf("show %s: exit %d\n%s", res.JobID, code, stdout)
 		}
-	}
-}
-
-// killHelperWhenFrozen SIGKILLs the helper the freeze journal names once
-// mount is frozen (a write blocks) and delay has passed (the create is in
-// flight).
-func killHelperWhenFrozen(t *testing.T, journal, mount string, delay time.Duration) {
-	deadline := time.Now().Add(30 * time.Second)
-	for time.Now().Before(deadline) {
-		data, err := os.ReadFile(journal)
-		var j freeze.Journal
-		if err != nil || json.Unmarshal(data, &j) != nil || j.Helper.PID == 0 {
-			time.Sleep(5 * time.Millisecond)
-			continue
-		}
-		for !frozenNow(mount) {
-			if time.Now().After(deadline) {
-				t.Error("the filesystem was never frozen")
-				return
-			}
-		}
-		time.Sleep(delay)
-		if err := syscall.Kill(j.Helper.PID, syscall.SIGKILL); err != nil {
-			t.Errorf("kill the helper: %v", err)
-		}
-		return
-	}
-	t.Error("no freeze journal appeared")
-}
-
-// frozenNow reports whether a write to mount is still blocked after 50 ms;
-// the write completes at the thaw.
-func frozenNow(mount string) bool {
-	done := make(chan struct{})
-	go func() {
-		_ = os.WriteFile(filepath.Join(mount, "probe"), []byte("x"), 0o644)
-		close(done)
-	}()
-	select {
-	case <-done:
-		time.Sleep(5 * time.Millisecond)
-		return false
-	case <-time.After(50 * time.Millisecond):
-		return true
 	}
 }
 

@@ -18,7 +18,7 @@ import (
 	"github.com/ecssnap/ecssnap/pkg/ecsemu/ecsemutest"
 	"github.com/ecssnap/ecssnap/pkg/job"
 	"github.com/ecssnap/ecssnap/pkg/localapi"
-	"github.com/ecssnap/ecssnap/pkg/loopfs"
+	"github.com/ecssnap/ecssnap/pkg/loopfs/loopfstest"
 	"github.com/ecssnap/ecssnap/pkg/plan"
 	"github.com/ecssnap/ecssnap/pkg/testenv"
 )
@@ -41,21 +41,9 @@ func killTrials() int {
 // then starts it again. Afterwards every job is recorded as done, no job
 // made a snapshot twice, and nothing stayed frozen.
 func TestDaemonSIGKILL(t *testing.T) {
-	testenv.RequireRoot(t)
-	if err := loopfs.Available("ext4"); err != nil {
-		testenv.Unavailable(t, err.Error())
-	}
+	fss := loopfstest.Ext4(t, 2)
 	ctx := context.Background()
 	dir := t.TempDir()
-	var fss []*loopfs.FS
-	for i := range 2 {
-		fs, err := loopfs.Create(ctx, "ext4", dir, loopfs.Options{MountPoint: filepath.Join(dir, fmt.Sprintf("fs%d", i))})
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { fs.Destroy() })
-		fss = append(fss, fs)
-	}
 	disks := []string{"d-bp1killtest00000001", "d-bp1killtest00000002"}
 	sc := ecsemu.DefaultScenario()
 	sc.Quota.ManualSnapshotsPerDisk = 65535

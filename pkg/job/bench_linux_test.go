@@ -13,8 +13,7 @@ import (
 	"github.com/ecssnap/ecssnap/pkg/ecsemu/ecsemutest"
 	"github.com/ecssnap/ecssnap/pkg/freeze"
 	"github.com/ecssnap/ecssnap/pkg/job"
-	"github.com/ecssnap/ecssnap/pkg/loopfs"
-	"github.com/ecssnap/ecssnap/pkg/testenv"
+	"github.com/ecssnap/ecssnap/pkg/loopfs/loopfstest"
 	"github.com/ecssnap/ecssnap/pkg/topology"
 )
 
@@ -32,23 +31,12 @@ const apiLatency = 50 * time.Millisecond
 // freeze helper and a connection warmed before the freeze, so the only
 // difference measured is the order of the calls.
 func BenchmarkFreezeWindow(b *testing.B) {
-	testenv.RequireRoot(b)
-	if err := loopfs.Available("ext4"); err != nil {
-		testenv.Unavailable(b, err.Error())
-	}
 	ctx := context.Background()
-	dir := b.TempDir()
 	const maxN = 16
-	var filesystems []*loopfs.FS
+	filesystems := loopfstest.Ext4(b, maxN)
 	var mounts []string
 	overrides := map[string]string{}
-	for i := range maxN {
-		fs, err := loopfs.Create(ctx, "ext4", dir, loopfs.Options{MountPoint: filepath.Join(dir, fmt.Sprintf("fs%02d", i))})
-		if err != nil {
-			b.Fatal(err)
-		}
-		b.Cleanup(func() { fs.Destroy() })
-		filesystems = append(filesystems, fs)
+	for i, fs := range filesystems {
 		mounts = append(mounts, fs.MountPoint)
 		overrides[filepath.Base(fs.Devices[0])] = benchDiskID(i)
 	}

@@ -2,11 +2,8 @@ package job_test
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
-	"fmt"
 	"log/slog"
-	"os"
 	"path/filepath"
 	"strings"
 	"syscall"
@@ -17,9 +14,9 @@ import (
 	"github.com/ecssnap/ecssnap/pkg/ecsemu"
 	"github.com/ecssnap/ecssnap/pkg/ecsemu/ecsemutest"
 	"github.com/ecssnap/ecssnap/pkg/freeze"
+	"github.com/ecssnap/ecssnap/pkg/freeze/freezetest"
 	"github.com/ecssnap/ecssnap/pkg/job"
-	"github.com/ecssnap/ecssnap/pkg/loopfs"
-	"github.com/ecssnap/ecssnap/pkg/testenv"
+	"github.com/ecssnap/ecssnap/pkg/loopfs/loopfstest"
 	"github.com/ecssnap/ecssnap/pkg/topology"
 )
 
@@ -36,21 +33,8 @@ const slowCreate = 1500 * time.Millisecond
 // crash: degraded when fs was desired, failed when fs was required, and
 // the tags say crash.
 func TestRootWindowEndsEarly(t *testing.T) {
-	testenv.RequireRoot(t)
-	if err := loopfs.Available("ext4"); err != nil {
-		testenv.Unavailable(t, err.Error())
-	}
+	fss := loopfstest.Ext4(t, 2)
 	ctx := context.Background()
-	dir := t.TempDir()
-	var fss []*loopfs.FS
-	for i := range 2 {
-		fs, err := loopfs.Create(ctx, "ext4", dir, loopfs.Options{MountPoint: filepath.Join(dir, fmt.Sprintf("fs%d", i))})
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { fs.Destroy() })
-		fss = append(fss, fs)
-	}
 	diskIDs := []string{"d-bp1earlythaw0000001", "d-bp1earlythaw0000002"}
 
 	for _, tc := range []struct {
@@ -86,7 +70,7 @@ func TestRootWindowEndsEarly(t *testing.T) {
 			eng.Freezing = job.Freezing{Freezer: freeze.NewHelperFreezer("", nil), JournalPath: journal, Deadline: tc.deadline}
 
 			if tc.signal != 0 {
-				go signalHelperWhenFrozen(t, journal, mounts[0], tc.signal)
+				go freezetest.SignalHelperWhenFrozen(t, journal, mounts[0], slowCreate/3, tc.signal)
 			}
 			res, err := eng.Run(ctx, job.Request{Mounts: mounts, Consistency: job.LevelFS, Require: tc.require})
 			if res.Freeze == nil || len(res.Freeze.Frozen) != len(mounts) {
@@ -126,50 +110,5 @@ func TestRootWindowEndsEarly(t *testing.T) {
 			}
 			t.Logf("%s: %v", tc.name, err)
 		})
-	}
-}
-
-// signalHelperWhenFrozen waits for the freeze journal, which names the
-// helper and is written just before the first FIFREEZE, then for mount to
-// be frozen (a write blocks), then signals the helper a third of the way
-// into the slowed create call.
-func signalHelperWhenFrozen(t *testing.T, journal, mount string, sig syscall.Signal) {
-	deadline := time.Now().Add(30 * time.Second)
-	for time.Now().Before(deadline) {
-		data, err := os.ReadFile(journal)
-		var j freeze.Journal
-		if err != nil || json.Unmarshal(data, &j) != nil || j.Helper.PID == 0 {
-			time.Sleep(5 * time.Millisecond)
-			continue
-		}
-		for !writeBlocks(mount) {
-			if time.Now().After(deadline) {
-				t.Error("the filesystem was never frozen")
-				return
-			}
-		}
-		time.Sleep(slowCreate / 3)
-		if err := syscall.Kill(j.Helper.PID, sig); err != nil {
-			t.Errorf("signal the helper: %v", err)
-		}
-		return
-	}
-	t.Error("no freeze journal appeared")
-}
-
-// writeBlocks reports whether a write to mount is still blocked after
-// 50 ms: the filesystem is frozen. The write completes at the thaw.
-func writeBlocks(mount string) bool {
-	done := make(chan struct{})
-	go func() {
-		_ = os.WriteFile(filepath.Join(mount, "probe"), []byte("x"), 0o644)
-		close(done)
-	}()
-	select {
-	case <-done:
-		time.Sleep(5 * time.Millisecond)
-		return false
-	case <-time.After(50 * time.Millisecond):
-		return true
 	}
 }
