@@ -19,81 +19,27 @@ import (
 	"github.com/ecssnap/ecssnap/agent/cli"
 	"github.com/ecssnap/ecssnap/pkg/ecsemu"
 	"github.com/ecssnap/ecssnap/pkg/ecsemu/dataplane"
+	"github.com/ecssnap/ecssnap/pkg/ecsemu/dataplane/planetest"
 	"github.com/ecssnap/ecssnap/pkg/ecsemu/ecsemutest"
 	"github.com/ecssnap/ecssnap/pkg/job"
-	"github.com/ecssnap/ecssnap/pkg/testenv"
 )
 
-// planeDisks are the two disks the btrfs spans in the data-plane tests.
-var planeDisks = []string{"d-btrfs0", "d-btrfs1"}
-
-// planeFixture is the emulator with its data plane serving real bytes: a
-// btrfs (-d raid0 -m raid1) over two of the instance's disks, mounted as
-// the guest would, and the guest view (ECSSNAP_ROOT) the plane keeps.
+// planeFixture is the emulator with its data plane serving real bytes: the
+// planetest btrfs over two of the instance's disks, and the guest view
+// (ECSSNAP_ROOT) the plane keeps.
 type planeFixture struct {
-	t     *testing.T
-	plane *dataplane.Plane
-	h     *harness
-	view  string
-	mnt   string
-}
-
-// requirePlane skips (fails under CI) without what the data plane needs.
-func requirePlane(t *testing.T) {
-	testenv.RequireRoot(t)
-	testenv.RequireTool(t, "blkid", "btrfs", "btrfstune", "unshare", "mkfs.btrfs")
-	for _, dev := range []string{"/dev/fuse", "/dev/loop-control"} {
-		if _, err := os.Stat(dev); err != nil {
-			testenv.Unavailable(t, "the data plane needs "+dev+" (FUSE and loop devices)")
-		}
-	}
+	*planetest.Btrfs
+	t *testing.T
+	h *harness
 }
 
 func newPlaneFixture(t *testing.T) *planeFixture {
-	requirePlane(t)
-	dir := t.TempDir()
-	// Registered first, checked last: whatever the test did, nothing of the
-	// data plane outlives it.
-	t.Cleanup(func() { noPlaneLeftovers(t, dir) })
-	p, err := dataplane.New(dataplane.Options{Dir: filepath.Join(dir, "plane")})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if err := p.Close(); err != nil {
-			t.Errorf("data plane close: %v", err)
-		}
+	planetest.Require(t)
+	f := &planeFixture{t: t}
+	f.Btrfs = planetest.NewBtrfs(t, restoreScenario(), func(sc *ecsemu.Scenario, p *dataplane.Plane) {
+		f.h = newHarness(t, ecsemutest.WithScenario(sc), ecsemutest.WithDataPlane(p))
 	})
-	if err := p.Serve(); err != nil {
-		t.Fatal(err)
-	}
-	sc := restoreScenario()
-	for _, id := range planeDisks {
-		// 20 GiB is the smallest ESSD; the images are sparse.
-		sc.Disks = append(sc.Disks, ecsemu.Disk{ID: id, Category: "cloud_essd", SizeGiB: 20, PerformanceLevel: "PL0", Portable: true})
-	}
-	f := &planeFixture{t: t, plane: p, view: filepath.Join(dir, "guest"), mnt: filepath.Join(dir, "data")}
-	f.h = newHarness(t, ecsemutest.WithScenario(sc), ecsemutest.WithDataPlane(p))
-	serials := map[string]string{}
-	var devs []string
-	for _, id := range planeDisks {
-		dev, err := p.Attach(id)
-		if err != nil {
-			t.Fatal(err)
-		}
-		devs = append(devs, dev)
-		serials[id] = strings.TrimPrefix(id, "d-")
-	}
-	if err := p.KeepGuestView(f.view, serials); err != nil {
-		t.Fatal(err)
-	}
-	f.h.vars["ECSSNAP_ROOT"] = f.view
-	f.run("mkfs.btrfs", append([]string{"-q", "-f", "-d", "raid0", "-m", "raid1"}, devs...)...)
-	if err := os.MkdirAll(f.mnt, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(f.unmount)
-	f.mount()
+	f.h.vars["ECSSNAP_ROOT"] = f.View
 	return f
 }
 
@@ -104,69 +50,6 @@ func (f *planeFixture) run(name string, args ...string) string {
 		f.t.Fatalf("%s %s: %v\n%s", name, strings.Join(args, " "), err, out)
 	}
 	return string(out)
-}
-
-// devices returns the plane's loop devices of the btrfs disks.
-func (f *planeFixture) devices() []string {
-	var devs []string
-	for _, id := range planeDisks {
-		dev := f.plane.Device(id)
-		if dev == "" {
-			f.t.Fatalf("disk %s is not attached in the data plane", id)
-		}
-		devs = append(devs, dev)
-	}
-	return devs
-}
-
-// mount mounts the btrfs as the guest does at boot; the guest view then
-// lists its members (btrfs shows them only while mounted).
-func (f *planeFixture) mount() {
-	f.t.Helper()
-	devs := f.devices()
-	f.run("mount", "-t", "btrfs", "-o", "device="+devs[1], devs[0], f.mnt)
-	if err := f.plane.RefreshGuestView(); err != nil {
-		f.t.Fatal(err)
-	}
-}
-
-// unmount unmounts the btrfs and makes the kernel forget its devices, as
-// a guest shutting down does.
-func (f *planeFixture) unmount() {
-	deadline := time.Now().Add(15 * time.Second)
-	for {
-		out, err := exec.Command("umount", f.mnt).CombinedOutput()
-		if err == nil || strings.Contains(string(out), "not mounted") || time.Now().After(deadline) {
-			break
-		}
-		time.Sleep(50 * time.Millisecond) // the freeze guard may hold it briefly
-	}
-	for _, id := range planeDisks {
-		if dev := f.plane.Device(id); dev != "" {
-			_ = exec.Command("btrfs", "device", "scan", "--forget", dev).Run()
-		}
-	}
-}
-
-// noPlaneLeftovers fails t if a loop device, FUSE mount or mount made
-// under dir (the plane's images, the guest view, restore mounts) remains.
-func noPlaneLeftovers(t *testing.T, dir string) {
-	loops, _ := filepath.Glob("/sys/block/loop*/loop/backing_file")
-	for _, l := range loops {
-		b, err := os.ReadFile(l)
-		if err == nil && strings.HasPrefix(strings.TrimSpace(string(b)), dir) {
-			t.Errorf("loop device left: %s on %s", filepath.Base(filepath.Dir(filepath.Dir(l))), strings.TrimSpace(string(b)))
-		}
-	}
-	mi, err := os.ReadFile("/proc/self/mountinfo")
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, line := range strings.Split(string(mi), "\n") {
-		if f := strings.Fields(line); len(f) > 4 && strings.HasPrefix(f[4], dir) {
-			t.Errorf("mount left: %s", line)
-		}
-	}
 }
 
 // recordWriter appends checksummed records to a file on the btrfs, each
@@ -346,13 +229,13 @@ func mountOptions(t *testing.T, path string) []string {
 func TestRestoreOnTheDataPlane(t *testing.T) {
 	f := newPlaneFixture(t)
 	h := f.h
-	w := startWriter(f.mnt)
+	w := startWriter(f.Mnt)
 	defer w.Stop()
 	for w.acked.Load() < 50 {
 		time.Sleep(5 * time.Millisecond)
 	}
 	acked := w.acked.Load()
-	code, stdout, stderr := h.run("ecssnap", "now", "--disks", strings.Join(planeDisks, ","), "--consistency", "fs", "--wait", "--json")
+	code, stdout, stderr := h.run("ecssnap", "now", "--disks", strings.Join(planetest.Disks, ","), "--consistency", "fs", "--wait", "--json")
 	if code != cli.ExitOK {
 		t.Fatalf("now: exit %d\n%s\n%s", code, stdout, stderr)
 	}
@@ -364,14 +247,14 @@ func TestRestoreOnTheDataPlane(t *testing.T) {
 	w.waitMarkers(t, 5)
 
 	disksBefore := h.env.Emu.DiskIDs()
-	planeBefore := f.plane.Disks()
+	planeBefore := f.Plane.Disks()
 	at := filepath.Join(t.TempDir(), "restore")
 	code, stdout, stderr = h.run("ecssnap", "mount", res.JobID, "--at", at)
 	if code != cli.ExitOK {
 		t.Fatalf("mount: exit %d\n%s\n%s", code, stdout, stderr)
 	}
 	t.Cleanup(func() { h.run("ecssnap", "unmount", res.JobID) })
-	target := filepath.Join(at, f.mnt)
+	target := filepath.Join(at, f.Mnt)
 	if !strings.Contains(stdout, target) || !strings.Contains(stdout, "is mounted read-only") {
 		t.Errorf("mount output does not say what is where:\n%s", stdout)
 	}
@@ -381,7 +264,7 @@ func TestRestoreOnTheDataPlane(t *testing.T) {
 			t.Errorf("the restore mount's options %v lack %s", opts, o)
 		}
 	}
-	if n := len(f.plane.Disks()) - len(planeBefore); n != 2 {
+	if n := len(f.Plane.Disks()) - len(planeBefore); n != 2 {
 		t.Errorf("the data plane holds %d new disks, want the 2 clones", n)
 	}
 	checkPointInTime(t, target, acked)
@@ -404,7 +287,7 @@ func TestRestoreOnTheDataPlane(t *testing.T) {
 	if got := h.env.Emu.DiskIDs(); !slices.Equal(got, disksBefore) {
 		t.Errorf("emulator disks after unmount %v, want %v", got, disksBefore)
 	}
-	if got := f.plane.Disks(); !slices.Equal(got, planeBefore) {
+	if got := f.Plane.Disks(); !slices.Equal(got, planeBefore) {
 		t.Errorf("data-plane disks after unmount %v, want %v", got, planeBefore)
 	}
 	if opts := mountOptions(t, target); opts != nil {
@@ -422,7 +305,7 @@ func TestRestoreOnTheDataPlane(t *testing.T) {
 	stop := h.env.Emu.HoldCalls("StopInstance")
 	go func() {
 		<-stop.Arrived()
-		f.unmount()
+		f.Unmount()
 		stop.Release()
 	}()
 	code, stdout, stderr = h.run("ecssnap", "rollback", res.JobID, "--instance", h.env.InstanceID, "--region", h.env.RegionID, "--yes")
@@ -434,13 +317,13 @@ func TestRestoreOnTheDataPlane(t *testing.T) {
 		t.Errorf("instance %s after the rollback", st)
 	}
 	// The guest boots: the started instance has its disks back.
-	devs := f.devices()
+	devs := f.Devices()
 	if out, err := exec.Command("btrfs", "check", "--readonly", devs[0]).CombinedOutput(); err != nil {
 		t.Errorf("btrfs check after the rollback: %v\n%s", err, out)
 	}
-	f.mount()
-	checkPointInTime(t, f.mnt, acked)
-	if out, err := exec.Command("btrfs", "scrub", "start", "-B", "-r", f.mnt).CombinedOutput(); err != nil || !strings.Contains(string(out), "no errors found") {
+	f.Mount()
+	checkPointInTime(t, f.Mnt, acked)
+	if out, err := exec.Command("btrfs", "scrub", "start", "-B", "-r", f.Mnt).CombinedOutput(); err != nil || !strings.Contains(string(out), "no errors found") {
 		t.Errorf("scrub after the rollback: %v\n%s", err, out)
 	}
 }

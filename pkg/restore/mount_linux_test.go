@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -14,146 +13,48 @@ import (
 	"github.com/ecssnap/ecssnap/pkg/cloud"
 	"github.com/ecssnap/ecssnap/pkg/ecsemu"
 	"github.com/ecssnap/ecssnap/pkg/ecsemu/dataplane"
+	"github.com/ecssnap/ecssnap/pkg/ecsemu/dataplane/planetest"
 	"github.com/ecssnap/ecssnap/pkg/ecsemu/ecsemutest"
 	"github.com/ecssnap/ecssnap/pkg/job"
 	"github.com/ecssnap/ecssnap/pkg/restore"
-	"github.com/ecssnap/ecssnap/pkg/testenv"
 )
 
-// planeBtrfs is the emulator with its data plane serving real bytes: a
-// btrfs (-d raid0 -m raid1) over the instance's disks d-btrfs0 and
-// d-btrfs1, mounted at mnt as the guest would, and the guest view the
-// plane keeps (LinuxGuest.Root), where clones appear by serial.
+// planeBtrfs is the emulator with its data plane serving real bytes: the
+// planetest btrfs over the instance's disks d-btrfs0 and d-btrfs1, and the
+// guest view the plane keeps (LinuxGuest.Root), where clones appear by
+// serial.
 type planeBtrfs struct {
-	t     *testing.T
-	env   *ecsemutest.Env
-	plane *dataplane.Plane
-	view  string
-	mnt   string
+	*planetest.Btrfs
+	t   *testing.T
+	env *ecsemutest.Env
 }
-
-var btrfsDisks = []string{"d-btrfs0", "d-btrfs1"}
 
 // newPlaneBtrfs starts it; mod may change the scenario first. Every loop
 // device, FUSE mount and mount it made is gone when the test ends.
 func newPlaneBtrfs(t *testing.T, mod func(*ecsemu.Scenario)) *planeBtrfs {
 	t.Helper()
-	testenv.RequireRoot(t)
-	testenv.RequireTool(t, "blkid", "btrfs", "btrfstune", "unshare", "fsfreeze", "mkfs.btrfs")
-	for _, dev := range []string{"/dev/fuse", "/dev/loop-control"} {
-		if _, err := os.Stat(dev); err != nil {
-			testenv.Unavailable(t, "the data plane needs "+dev+" (FUSE and loop devices)")
+	planetest.Require(t, "fsfreeze")
+	f := &planeBtrfs{t: t}
+	f.Btrfs = planetest.NewBtrfs(t, quick(), func(sc *ecsemu.Scenario, p *dataplane.Plane) {
+		if mod != nil {
+			mod(sc)
 		}
-	}
-	dir := t.TempDir()
-	t.Cleanup(func() { noLeftovers(t, dir) })
-	p, err := dataplane.New(dataplane.Options{Dir: filepath.Join(dir, "plane")})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if err := p.Close(); err != nil {
-			t.Errorf("data plane close: %v", err)
-		}
+		f.env = ecsemutest.Start(t, ecsemutest.WithScenario(sc), ecsemutest.WithDataPlane(p))
 	})
-	if err := p.Serve(); err != nil {
-		t.Fatal(err)
-	}
-	sc := quick()
-	for _, id := range btrfsDisks {
-		sc.Disks = append(sc.Disks, ecsemu.Disk{ID: id, Category: "cloud_essd", SizeGiB: 20, PerformanceLevel: "PL0", Portable: true})
-	}
-	if mod != nil {
-		mod(sc)
-	}
-	f := &planeBtrfs{t: t, plane: p, view: filepath.Join(dir, "guest"), mnt: filepath.Join(dir, "data")}
-	f.env = ecsemutest.Start(t, ecsemutest.WithScenario(sc), ecsemutest.WithDataPlane(p))
-	serials := map[string]string{}
-	var devs []string
-	for _, id := range btrfsDisks {
-		dev, err := p.Attach(id)
-		if err != nil {
-			t.Fatal(err)
-		}
-		devs = append(devs, dev)
-		serials[id] = strings.TrimPrefix(id, "d-")
-	}
-	if err := p.KeepGuestView(f.view, serials); err != nil {
-		t.Fatal(err)
-	}
-	sh(t, "mkfs.btrfs", append([]string{"-q", "-f", "-d", "raid0", "-m", "raid1"}, devs...)...)
-	if err := os.MkdirAll(f.mnt, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(f.unmount)
-	f.mount()
 	return f
 }
 
-func (f *planeBtrfs) guest() *restore.LinuxGuest { return &restore.LinuxGuest{Root: f.view} }
-
-// devices returns the loop devices of the btrfs disks.
-func (f *planeBtrfs) devices() []string {
-	var devs []string
-	for _, id := range btrfsDisks {
-		dev := f.plane.Device(id)
-		if dev == "" {
-			f.t.Fatalf("disk %s is not attached in the data plane", id)
-		}
-		devs = append(devs, dev)
-	}
-	return devs
-}
-
-// mount mounts the btrfs as the guest does at boot, then rebuilds the
-// view (btrfs lists its members only while mounted).
-func (f *planeBtrfs) mount() {
-	devs := f.devices()
-	sh(f.t, "mount", "-t", "btrfs", "-o", "device="+devs[1], devs[0], f.mnt)
-	if err := f.plane.RefreshGuestView(); err != nil {
-		f.t.Fatal(err)
-	}
-}
-
-// unmount unmounts it and makes btrfs forget its devices: a guest
-// shutting down.
-func (f *planeBtrfs) unmount() {
-	_ = exec.Command("umount", f.mnt).Run()
-	for _, id := range btrfsDisks {
-		if dev := f.plane.Device(id); dev != "" {
-			_ = exec.Command("btrfs", "device", "scan", "--forget", dev).Run()
-		}
-	}
-}
+func (f *planeBtrfs) guest() *restore.LinuxGuest { return &restore.LinuxGuest{Root: f.View} }
 
 // cloneDevices counts the data plane's attached disks beyond the two.
 func (f *planeBtrfs) cloneDevices() int {
 	n := 0
-	for _, id := range f.plane.Disks() {
-		if !slices.Contains(btrfsDisks, id) && f.plane.Device(id) != "" {
+	for _, id := range f.Plane.Disks() {
+		if !slices.Contains(planetest.Disks, id) && f.Plane.Device(id) != "" {
 			n++
 		}
 	}
 	return n
-}
-
-// noLeftovers fails t if a loop device or a mount made under dir remains.
-func noLeftovers(t *testing.T, dir string) {
-	loops, _ := filepath.Glob("/sys/block/loop*/loop/backing_file")
-	for _, l := range loops {
-		if b, err := os.ReadFile(l); err == nil && strings.HasPrefix(strings.TrimSpace(string(b)), dir) {
-			t.Errorf("loop device left on %s", strings.TrimSpace(string(b)))
-		}
-	}
-	mi, err := os.ReadFile("/proc/self/mountinfo")
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, line := range strings.Split(string(mi), "\n") {
-		if fl := strings.Fields(line); len(fl) > 4 && strings.HasPrefix(fl[4], dir) {
-			t.Errorf("mount left: %s", line)
-		}
-	}
 }
 
 // takeFrozenJob snapshots both btrfs disks with a job's tags while the
@@ -162,11 +63,11 @@ func noLeftovers(t *testing.T, dir string) {
 func takeFrozenJob(t *testing.T, cl *cloud.Client, f *planeBtrfs, jobID string) {
 	t.Helper()
 	ctx := context.Background()
-	sh(t, "fsfreeze", "-f", f.mnt)
+	sh(t, "fsfreeze", "-f", f.Mnt)
 	var snaps []string
 	func() {
-		defer sh(t, "fsfreeze", "-u", f.mnt)
-		for _, disk := range btrfsDisks {
+		defer sh(t, "fsfreeze", "-u", f.Mnt)
+		for _, disk := range planetest.Disks {
 			snap, err := cl.CreateSnapshot(ctx, cloud.CreateSnapshotInput{DiskID: disk, ClientToken: jobID + disk,
 				Tags: []cloud.Tag{{Key: job.TagManaged, Value: "true"}, {Key: job.TagJob, Value: jobID}}})
 			if err != nil {
@@ -176,7 +77,7 @@ func takeFrozenJob(t *testing.T, cl *cloud.Client, f *planeBtrfs, jobID string) 
 		}
 	}()
 	for _, id := range snaps {
-		s, err := f.plane.Snapshot(id)
+		s, err := f.Plane.Snapshot(id)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -198,10 +99,10 @@ func TestMountJobEndToEnd(t *testing.T) {
 	ctx := context.Background()
 	jobID := "j-20261207-000000-0000000a"
 	for _, rec := range []string{"record-1", "record-2"} {
-		write(t, filepath.Join(f.mnt, rec), rec+"\n")
+		write(t, filepath.Join(f.Mnt, rec), rec+"\n")
 	}
 	takeFrozenJob(t, cl, f, jobID)
-	write(t, filepath.Join(f.mnt, "marker-after"), "after\n")
+	write(t, filepath.Join(f.Mnt, "marker-after"), "after\n")
 	before := env.Emu.DiskIDs()
 
 	j, _ := restore.OpenJournal(t.TempDir(), nil)
@@ -216,7 +117,7 @@ func TestMountJobEndToEnd(t *testing.T) {
 		t.Fatalf("Mount: %v\n%s", err, strings.Join(progress, "\n"))
 	}
 	t.Cleanup(func() { _, _ = restore.Unmount(ctx, cl, j, g, jobID, env.InstanceID, opts()) })
-	target := filepath.Join(root, f.mnt)
+	target := filepath.Join(root, f.Mnt)
 	for _, r := range []string{"record-1", "record-2"} {
 		if b, err := os.ReadFile(filepath.Join(target, r)); err != nil || string(b) != r+"\n" {
 			t.Errorf("%s in the mount: %q %v", r, b, err)

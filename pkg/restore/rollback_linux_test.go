@@ -26,17 +26,17 @@ func TestRollbackBytes(t *testing.T) {
 	ctx := context.Background()
 	jobID := "j-20261207-000000-0000000d"
 	for _, r := range []string{"record-1", "record-2", "record-3"} {
-		write(t, filepath.Join(f.mnt, r), r+"\n")
+		write(t, filepath.Join(f.Mnt, r), r+"\n")
 	}
 	takeFrozenJob(t, cl, f, jobID)
 	for _, m := range []string{"marker-1", "marker-2"} {
-		write(t, filepath.Join(f.mnt, m), m+"\n")
+		write(t, filepath.Join(f.Mnt, m), m+"\n")
 	}
 
 	stop := env.Emu.HoldCalls("StopInstance")
 	go func() {
 		<-stop.Arrived()
-		f.unmount()
+		f.Unmount()
 		stop.Release()
 	}()
 	j, _ := restore.OpenJournal(t.TempDir(), nil)
@@ -52,22 +52,22 @@ func TestRollbackBytes(t *testing.T) {
 	if s, _ := env.Emu.InstanceStatus(env.InstanceID); s != "Running" {
 		t.Errorf("instance is %s", s)
 	}
-	devs := f.devices()
+	devs := f.Devices()
 	if out, err := exec.Command("btrfs", "check", "--readonly", devs[0]).CombinedOutput(); err != nil || !strings.Contains(string(out), "no error found") {
 		t.Errorf("btrfs check after the rollback: %v\n%s", err, out)
 	}
-	f.mount()
+	f.Mount()
 	for _, r := range []string{"record-1", "record-2", "record-3"} {
-		if b, err := os.ReadFile(filepath.Join(f.mnt, r)); err != nil || string(b) != r+"\n" {
+		if b, err := os.ReadFile(filepath.Join(f.Mnt, r)); err != nil || string(b) != r+"\n" {
 			t.Errorf("%s after the rollback: %q %v", r, b, err)
 		}
 	}
 	for _, m := range []string{"marker-1", "marker-2"} {
-		if _, err := os.Stat(filepath.Join(f.mnt, m)); !errors.Is(err, os.ErrNotExist) {
+		if _, err := os.Stat(filepath.Join(f.Mnt, m)); !errors.Is(err, os.ErrNotExist) {
 			t.Errorf("%s survived the rollback: %v", m, err)
 		}
 	}
-	if out, err := exec.Command("btrfs", "scrub", "start", "-B", "-r", f.mnt).CombinedOutput(); err != nil {
+	if out, err := exec.Command("btrfs", "scrub", "start", "-B", "-r", f.Mnt).CombinedOutput(); err != nil {
 		t.Errorf("scrub after the rollback: %v\n%s", err, out)
 	}
 }
