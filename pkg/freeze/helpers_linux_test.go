@@ -3,8 +3,10 @@ package freeze
 import (
 	"bufio"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -258,4 +260,30 @@ func statusOf(rep Report, mp string) MountResult {
 		}
 	}
 	return MountResult{Status: Status(fmt.Sprintf("absent(%s)", mp))}
+}
+
+// startAgent starts this test binary in the agent role, freezing target
+// with the journal, deadline and job ID given: it says "frozen" on stdout
+// once frozen and holds the session until its stdin closes. stop closes
+// stdin, kills the agent and reaps it.
+func startAgent(t *testing.T, target Target, journal string, deadline time.Duration, jobID string) (*exec.Cmd, io.Reader, func()) {
+	t.Helper()
+	spec, _ := json.Marshal(agentSpec{Targets: []Target{target}, Journal: journal, Deadline: deadline, JobID: jobID})
+	cmd := testChild("agent", "ECSSNAP_TEST_AGENT="+string(spec))
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	return cmd, stdout, func() {
+		stdin.Close()
+		_ = cmd.Process.Kill()
+		_ = cmd.Wait()
+	}
 }

@@ -3,7 +3,6 @@ package freeze
 import (
 	"bufio"
 	"context"
-	"encoding/json"
 	"fmt"
 	"path/filepath"
 	"syscall"
@@ -51,24 +50,9 @@ func TestKillAgentWhileFrozen(t *testing.T) {
 	target := targetOf(t, fs)
 	for trial := range trials(t) {
 		journal := journalIn(t)
-		spec, _ := json.Marshal(agentSpec{Targets: []Target{target}, Journal: journal, Deadline: killDeadline, JobID: fmt.Sprintf("agent-%d", trial)})
-		cmd := testChild("agent", "ECSSNAP_TEST_AGENT="+string(spec))
 		// The agent waits on stdin; it is killed long before it would close.
-		stdin, err := cmd.StdinPipe()
-		if err != nil {
-			t.Fatal(err)
-		}
-		stdout, err := cmd.StdoutPipe()
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := cmd.Start(); err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() {
-			stdin.Close()
-			_ = cmd.Process.Kill()
-		})
+		cmd, stdout, stop := startAgent(t, target, journal, killDeadline, fmt.Sprintf("agent-%d", trial))
+		t.Cleanup(stop)
 		said := make(chan string, 1)
 		go func() {
 			sc := bufio.NewScanner(stdout)

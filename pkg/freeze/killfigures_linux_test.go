@@ -2,7 +2,6 @@ package freeze
 
 import (
 	"bufio"
-	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -49,24 +48,8 @@ func TestKillFigures(t *testing.T) {
 func killOnce(t *testing.T, target Target, mount, victim string, trial int, deadline time.Duration) time.Duration {
 	t.Helper()
 	journal := journalIn(t)
-	spec, _ := json.Marshal(agentSpec{Targets: []Target{target}, Journal: journal, Deadline: deadline, JobID: fmt.Sprintf("figures-%s-%d", victim, trial)})
-	cmd := testChild("agent", "ECSSNAP_TEST_AGENT="+string(spec))
-	stdin, err := cmd.StdinPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer func() {
-		stdin.Close()
-		_ = cmd.Process.Kill()
-		_ = cmd.Wait()
-	}()
+	cmd, stdout, stop := startAgent(t, target, journal, deadline, fmt.Sprintf("figures-%s-%d", victim, trial))
+	defer stop()
 	sc := bufio.NewScanner(stdout)
 	if !sc.Scan() || sc.Text() != "frozen" {
 		t.Fatalf("agent did not freeze: %q", sc.Text())
