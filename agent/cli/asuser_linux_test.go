@@ -5,11 +5,9 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
-	"io"
 	"os"
 	"os/exec"
 	"os/user"
-	"path/filepath"
 	"testing"
 
 	"github.com/ecssnap/ecssnap/pkg/testenv"
@@ -47,34 +45,7 @@ func newOtherUser(t *testing.T) *otherUser {
 		t.Fatalf("new user %s: %v", name, err)
 	}
 	// go test builds in a 0700 directory: the user needs its own copy.
-	dir, err := os.MkdirTemp("", "ecssnap-user-")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = os.RemoveAll(dir) })
-	if err := os.Chmod(dir, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	exe, err := os.Executable()
-	if err != nil {
-		t.Fatal(err)
-	}
-	src, err := os.Open(exe)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer src.Close()
-	bin := filepath.Join(dir, "cli.test")
-	dst, err := os.OpenFile(bin, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o755)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := io.Copy(dst, src); err != nil {
-		t.Fatal(err)
-	}
-	if err := dst.Close(); err != nil {
-		t.Fatal(err)
-	}
+	dir, bin := testenv.ExecutableCopy(t)
 	return &otherUser{name: name, uid: u.Uid, gid: u.Gid, dir: dir, bin: bin}
 }
 

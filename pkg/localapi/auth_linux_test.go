@@ -8,7 +8,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -107,41 +106,6 @@ func runAs(t *testing.T, bin, socket string, setpriv ...string) (map[string]outc
 	return out, cmd.Process.Pid
 }
 
-// reachableDir returns a directory that uid 65534 can search, holding a copy
-// of this test binary it can execute (go test builds in a 0700 directory).
-func reachableDir(t *testing.T) (dir, bin string) {
-	t.Helper()
-	dir, err := os.MkdirTemp("", "ecssnap-localapi-")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = os.RemoveAll(dir) })
-	if err := os.Chmod(dir, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	exe, err := os.Executable()
-	if err != nil {
-		t.Fatal(err)
-	}
-	src, err := os.Open(exe)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer src.Close()
-	bin = filepath.Join(dir, "localapi.test")
-	dst, err := os.OpenFile(bin, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o755)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := io.Copy(dst, src); err != nil {
-		t.Fatal(err)
-	}
-	if err := dst.Close(); err != nil {
-		t.Fatal(err)
-	}
-	return dir, bin
-}
-
 // throwawayGroup creates a group for the test and deletes it afterwards.
 func throwawayGroup(t *testing.T) (string, int) {
 	t.Helper()
@@ -170,7 +134,7 @@ func TestAuthAcrossUsers(t *testing.T) {
 	testenv.RequireRoot(t)
 	testenv.RequireTool(t, "setpriv")
 	group, gid := throwawayGroup(t)
-	dir, bin := reachableDir(t)
+	dir, bin := testenv.ExecutableCopy(t)
 	outsiderArgs := []string{"--reuid", nobody, "--regid", nobody, "--clear-groups"}
 	memberArgs := []string{"--reuid", nobody, "--regid", nobody, "--groups", strconv.Itoa(gid)}
 
