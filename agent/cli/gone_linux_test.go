@@ -19,19 +19,7 @@ import (
 // its process once it answers.
 func startKillableDaemon(t *testing.T, vars map[string]string) *exec.Cmd {
 	t.Helper()
-	exe, err := os.Executable()
-	if err != nil {
-		t.Fatal(err)
-	}
-	cmd := exec.Command(exe, "daemon")
-	cmd.Env = append(os.Environ(), runCLIEnv+"=1")
-	for k, v := range vars {
-		cmd.Env = append(cmd.Env, k+"="+v)
-	}
-	cmd.Stderr = &prefixWriter{t: t}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
+	cmd := launchDaemon(t, vars, &prefixWriter{t: t})
 	t.Cleanup(func() { cmd.Process.Signal(syscall.SIGTERM); cmd.Wait() })
 	waitHealthy(t, vars["ECSSNAP_SOCKET"])
 	return cmd

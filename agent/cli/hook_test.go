@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -314,20 +315,8 @@ func TestHookThroughDaemon(t *testing.T) {
 // waits until it answers; stop ends it.
 func startDaemon(t testing.TB, vars map[string]string) (stop func()) {
 	t.Helper()
-	exe, err := os.Executable()
-	if err != nil {
-		t.Fatal(err)
-	}
-	cmd := exec.Command(exe, "daemon")
-	cmd.Env = append(os.Environ(), runCLIEnv+"=1")
-	for k, v := range vars {
-		cmd.Env = append(cmd.Env, k+"="+v)
-	}
 	var logs bytes.Buffer
-	cmd.Stderr = &logs
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
+	cmd := launchDaemon(t, vars, &logs)
 	stop = func() {
 		cmd.Process.Signal(syscall.SIGTERM)
 		cmd.Wait()
@@ -344,6 +333,27 @@ func startDaemon(t testing.TB, vars map[string]string) (stop func()) {
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
+}
+
+// launchDaemon starts `ecssnap daemon` (this test binary) with vars in its
+// environment and its log to stderr; startDaemon and startKillableDaemon
+// wait for it in their own ways.
+func launchDaemon(t testing.TB, vars map[string]string, stderr io.Writer) *exec.Cmd {
+	t.Helper()
+	exe, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(exe, "daemon")
+	cmd.Env = append(os.Environ(), runCLIEnv+"=1")
+	for k, v := range vars {
+		cmd.Env = append(cmd.Env, k+"="+v)
+	}
+	cmd.Stderr = stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	return cmd
 }
 
 func matches(re, s string) bool { return regexp.MustCompile(re).MatchString(s) }
