@@ -28,11 +28,24 @@ func newOtherUser(t *testing.T) *otherUser {
 	t.Helper()
 	testenv.RequireRoot(t)
 	testenv.RequireTool(t, "useradd", "userdel", "setpriv")
+	u := newUser(t, "ecssnapu")
+	name := u.Username
+	// go test builds in a 0700 directory: the user needs its own copy.
+	dir, bin := testenv.ExecutableCopy(t)
+	return &otherUser{name: name, uid: u.Uid, gid: u.Gid, dir: dir, bin: bin}
+}
+
+// newUser creates a throwaway system account named prefix and six random
+// hex digits, with no home and the nologin shell, passing useradd the extra
+// arguments too, and removes it when t ends. The newOtherUser and
+// newMember accounts are both made so.
+func newUser(t *testing.T, prefix string, extra ...string) *user.User {
+	t.Helper()
 	var b [3]byte
 	_, _ = rand.Read(b[:])
-	name := "ecssnapu" + hex.EncodeToString(b[:])
-	if out, err := exec.Command("useradd", "--system", "--no-create-home", "--user-group",
-		"--shell", "/usr/sbin/nologin", name).CombinedOutput(); err != nil {
+	name := prefix + hex.EncodeToString(b[:])
+	args := append([]string{"--system", "--no-create-home", "--user-group", "--shell", "/usr/sbin/nologin"}, extra...)
+	if out, err := exec.Command("useradd", append(args, name)...).CombinedOutput(); err != nil {
 		t.Fatalf("useradd %s: %v\n%s", name, err, out)
 	}
 	t.Cleanup(func() {
@@ -44,9 +57,7 @@ func newOtherUser(t *testing.T) *otherUser {
 	if err != nil {
 		t.Fatalf("new user %s: %v", name, err)
 	}
-	// go test builds in a 0700 directory: the user needs its own copy.
-	dir, bin := testenv.ExecutableCopy(t)
-	return &otherUser{name: name, uid: u.Uid, gid: u.Gid, dir: dir, bin: bin}
+	return u
 }
 
 // run runs `ecssnap args...` as the user with the environment vars and

@@ -3,8 +3,6 @@ package cli_test
 import (
 	"bytes"
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -105,22 +103,8 @@ func newMember(t *testing.T) member {
 			}
 		})
 	}
-	var b [3]byte
-	_, _ = rand.Read(b[:])
-	name := "ecssnapm" + hex.EncodeToString(b[:])
-	if out, err := exec.Command("useradd", "--system", "--no-create-home", "--user-group", "--groups", memberGroup,
-		"--shell", "/usr/sbin/nologin", name).CombinedOutput(); err != nil {
-		t.Fatalf("useradd %s: %v\n%s", name, err, out)
-	}
-	t.Cleanup(func() {
-		if out, err := exec.Command("userdel", name).CombinedOutput(); err != nil {
-			t.Errorf("userdel %s: %v\n%s", name, err, out)
-		}
-	})
-	u, err := user.Lookup(name)
-	if err != nil {
-		t.Fatal(err)
-	}
+	u := newUser(t, "ecssnapm", "--groups", memberGroup)
+	name := u.Username
 	uid, _ := strconv.Atoi(u.Uid)
 	gid, _ := strconv.Atoi(u.Gid)
 	return member{name: name, uid: uid, gid: gid}
@@ -159,16 +143,7 @@ func (s *syncBuffer) String() string {
 func startMemberDaemon(t *testing.T, config string, hooks map[string]string) *memberDaemon {
 	t.Helper()
 	env := ecsemutest.Start(t, ecsemutest.WithScenario(quickScenario()))
-	dir, err := os.MkdirTemp("", "ecssnap-member-")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { os.RemoveAll(dir) })
-	if err := os.Chmod(dir, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	bin := filepath.Join(dir, "ecssnap.test")
-	copyFile(t, mustExecutable(t), bin, 0o755)
+	dir, bin := testenv.ExecutableCopy(t)
 	hooksDir := filepath.Join(dir, "hooks.d")
 	if err := os.Mkdir(hooksDir, 0o755); err != nil {
 		t.Fatal(err)
@@ -223,25 +198,6 @@ func withoutLogLevel(env []string) []string {
 		}
 	}
 	return out
-}
-
-func mustExecutable(t *testing.T) string {
-	exe, err := os.Executable()
-	if err != nil {
-		t.Fatal(err)
-	}
-	return exe
-}
-
-func copyFile(t *testing.T, src, dst string, mode os.FileMode) {
-	t.Helper()
-	data, err := os.ReadFile(src)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(dst, data, mode); err != nil {
-		t.Fatal(err)
-	}
 }
 
 // asMember runs this binary as m with the daemon's settings and extra
