@@ -46,6 +46,13 @@ func newPlaneBtrfs(t *testing.T, mod func(*ecsemu.Scenario)) *planeBtrfs {
 
 func (f *planeBtrfs) guest() *restore.LinuxGuest { return &restore.LinuxGuest{Root: f.View} }
 
+// mountRequest asks to mount the job's snapshots in the default zone, at
+// a fresh directory.
+func (f *planeBtrfs) mountRequest(jobID string) restore.MountRequest {
+	return restore.MountRequest{JobID: jobID, InstanceID: f.env.InstanceID, ZoneID: ecsemu.DefaultZone, RegionID: f.env.RegionID,
+		At: filepath.Join(f.t.TempDir(), "restore", jobID)}
+}
+
 // cloneDevices counts the data plane's attached disks beyond the two.
 func (f *planeBtrfs) cloneDevices() int {
 	n := 0
@@ -108,7 +115,8 @@ func TestMountJobEndToEnd(t *testing.T) {
 	j, _ := restore.OpenJournal(t.TempDir(), nil)
 	g := f.guest()
 	root := filepath.Join(t.TempDir(), "restore", jobID)
-	req := restore.MountRequest{JobID: jobID, InstanceID: env.InstanceID, ZoneID: ecsemu.DefaultZone, RegionID: env.RegionID, At: root}
+	req := f.mountRequest(jobID)
+	req.At = root
 	var progress []string
 	o := opts()
 	o.Progress = func(m string) { progress = append(progress, m) }
@@ -187,8 +195,7 @@ func TestMountInterruptedIsCleanedUp(t *testing.T) {
 	before := env.Emu.DiskIDs()
 	j, _ := restore.OpenJournal(t.TempDir(), nil)
 	g := f.guest()
-	req := restore.MountRequest{JobID: jobID, InstanceID: env.InstanceID, ZoneID: ecsemu.DefaultZone, RegionID: env.RegionID,
-		At: filepath.Join(t.TempDir(), "restore", jobID)}
+	req := f.mountRequest(jobID)
 	func() {
 		defer func() { _ = recover() }()
 		_, _ = restore.Mount(ctx, &crashingCloud{Cloud: cl, n: 1}, j, g, req, opts())
@@ -228,8 +235,7 @@ func TestMountDiskQuota(t *testing.T) {
 	before := env.Emu.DiskIDs()
 	j, _ := restore.OpenJournal(t.TempDir(), nil)
 	g := f.guest()
-	_, err := restore.Mount(ctx, cl, j, g, restore.MountRequest{JobID: jobID, InstanceID: env.InstanceID,
-		ZoneID: ecsemu.DefaultZone, RegionID: env.RegionID, At: filepath.Join(t.TempDir(), "restore", jobID)}, opts())
+	_, err := restore.Mount(ctx, cl, j, g, f.mountRequest(jobID), opts())
 	var ue *restore.UsageError
 	if !errors.As(err, &ue) || !strings.Contains(err.Error(), "InstanceDiskLimitExceeded") || strings.Contains(err.Error(), "\n") {
 		t.Fatalf("err = %v", err)
