@@ -13,7 +13,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
-	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -23,6 +22,7 @@ import (
 	"github.com/aliyun/alibaba-cloud-sdk-go/services/ecs"
 	"golang.org/x/sys/unix"
 
+	"github.com/ecssnap/ecssnap/agent/harness/childenv"
 	"github.com/ecssnap/ecssnap/pkg/ecsemu"
 	"github.com/ecssnap/ecssnap/pkg/ecsemu/dataplane"
 	"github.com/ecssnap/ecssnap/pkg/job"
@@ -270,21 +270,7 @@ func (e *env) startEmulator(category string, seed int64, logger *slog.Logger) (*
 		"ALIBABA_CLOUD_ACCESS_KEY_ID":     sc.AccessKeys[0].ID,
 		"ALIBABA_CLOUD_ACCESS_KEY_SECRET": sc.AccessKeys[0].Secret,
 	}
-	return &emuEnv{srv: srv, sc: sc, vars: childEnv(vars)}, nil
-}
-
-// childEnv is this process's environment without anything that could
-// point ecssnap elsewhere, plus vars.
-func childEnv(vars map[string]string) []string {
-	out := slices.DeleteFunc(os.Environ(), func(kv string) bool {
-		k, _, _ := strings.Cut(kv, "=")
-		return strings.HasPrefix(k, "ECSSNAP_") || strings.HasPrefix(k, "ALIBABA_CLOUD_") ||
-			strings.EqualFold(k, "HTTP_PROXY") || strings.EqualFold(k, "HTTPS_PROXY")
-	})
-	for k, v := range vars {
-		out = append(out, k+"="+v)
-	}
-	return out
+	return &emuEnv{srv: srv, sc: sc, vars: childenv.Clean(vars)}, nil
 }
 
 // trial runs the writers, captures with method, stops the writers and

@@ -3,9 +3,7 @@ package soak
 import (
 	"errors"
 	"fmt"
-	"os"
 	"path/filepath"
-	"slices"
 	"strings"
 	"syscall"
 	"time"
@@ -56,20 +54,6 @@ func configYAML(scratch string, deadline time.Duration, fss []*loopfs.FS, sc *ec
 		fmt.Fprintf(&b, "  %s: %s\n", filepath.Base(fs.Devices[0]), diskID(i))
 	}
 	return b.String()
-}
-
-// childEnv is the soak's environment without anything that could point
-// ecssnap elsewhere (ECSSNAP_*, proxies), plus vars.
-func childEnv(vars map[string]string) []string {
-	env := slices.DeleteFunc(os.Environ(), func(kv string) bool {
-		k, _, _ := strings.Cut(kv, "=")
-		return strings.HasPrefix(k, "ECSSNAP_") || strings.HasPrefix(k, "ALIBABA_CLOUD_") ||
-			strings.EqualFold(k, "HTTP_PROXY") || strings.EqualFold(k, "HTTPS_PROXY")
-	})
-	for k, v := range vars {
-		env = append(env, k+"="+v)
-	}
-	return env
 }
 
 // thaw thaws mp (a filesystem a broken run left frozen).

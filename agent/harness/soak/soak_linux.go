@@ -15,6 +15,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/ecssnap/ecssnap/agent/harness/childenv"
 	"github.com/ecssnap/ecssnap/pkg/ecsemu"
 	"github.com/ecssnap/ecssnap/pkg/localapi"
 	"github.com/ecssnap/ecssnap/pkg/loopfs"
@@ -91,7 +92,7 @@ func Run(ctx context.Context, opts Options) (rep *Report, err error) {
 	if err := os.MkdirAll(filepath.Join(scratch, "hooks.d"), 0o755); err != nil {
 		return nil, err
 	}
-	env := childEnv(map[string]string{
+	env := childenv.Clean(map[string]string{
 		"ECSSNAP_CONFIG":                  cfgPath,
 		"ECSSNAP_METADATA_ENDPOINT":       srv.IMDSURL,
 		"ECSSNAP_API_ENDPOINT":            srv.APIURL,
