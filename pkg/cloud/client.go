@@ -23,6 +23,8 @@ import (
 	sdkerrors "github.com/aliyun/alibaba-cloud-sdk-go/sdk/errors"
 	"github.com/aliyun/alibaba-cloud-sdk-go/sdk/requests"
 	"github.com/aliyun/alibaba-cloud-sdk-go/services/ecs"
+
+	"github.com/ecssnap/ecssnap/pkg/ctxsleep"
 )
 
 // Config says how to reach the ECS API. Zero values select production
@@ -349,7 +351,7 @@ func (c *Client) call(ctx context.Context, r rpc) error {
 			return err
 		}
 		c.log.Debug("retrying ECS call", "action", r.action, "resource", r.resource, "attempt", attempt, "error", err, "delay", d)
-		if werr := wait(ctx, d); werr != nil {
+		if werr := ctxsleep.Sleep(ctx, d); werr != nil {
 			return err
 		}
 		c.stats.Retries.Add(1)

@@ -1,7 +1,6 @@
 package cloud
 
 import (
-	"context"
 	"math/rand/v2"
 	"time"
 )
@@ -72,16 +71,4 @@ func (p RetryPolicy) budget(k Kind) time.Duration {
 		return p.ThrottleBudget
 	}
 	return p.Budget
-}
-
-// wait sleeps for d or until ctx ends, whichever is first.
-func wait(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
-	}
 }

@@ -9,6 +9,8 @@ import (
 	"net/http"
 	"slices"
 	"time"
+
+	"github.com/ecssnap/ecssnap/pkg/ctxsleep"
 )
 
 // actionSpec describes one API action.
@@ -78,7 +80,7 @@ func (e *Emulator) serveAPI(w http.ResponseWriter, r *http.Request) {
 	draws := e.faultDraws(req.identity())
 	e.mu.Unlock()
 	if f.appliesTo(action) && (f.Latency > 0 || f.LatencyJitter > 0) {
-		if !sleepCtx(r.Context(), latency(f, draws)) {
+		if ctxsleep.Sleep(r.Context(), latency(f, draws)) != nil {
 			return
 		}
 	}

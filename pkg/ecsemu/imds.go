@@ -1,7 +1,6 @@
 package ecsemu
 
 import (
-	"context"
 	"encoding/json"
 	"fmt"
 	"net"
@@ -10,6 +9,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/ecssnap/ecssnap/pkg/ctxsleep"
 )
 
 // MetadataAddress is the production metadata service address. The emulator
@@ -54,7 +55,7 @@ func (e *Emulator) serveMetadata(in *instanceState, w http.ResponseWriter, r *ht
 		// a bare handler can only cut the connection without an answer.
 		panic(http.ErrAbortHandler)
 	}
-	if f.IMDSLatency > 0 && !sleepCtx(r.Context(), f.IMDSLatency) {
+	if f.IMDSLatency > 0 && ctxsleep.Sleep(r.Context(), f.IMDSLatency) != nil {
 		return
 	}
 	path, ok := metadataPath(r)
@@ -279,17 +280,5 @@ func (e *Emulator) metadataTree(st *instanceState) mdDir {
 	return mdDir{
 		"meta-data": metaData,
 		"dynamic":   mdDir{"instance-identity": mdDir{"document": string(doc)}},
-	}
-}
-
-// sleepCtx waits d or until ctx ends; it reports whether d elapsed.
-func sleepCtx(ctx context.Context, d time.Duration) bool {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return true
-	case <-ctx.Done():
-		return false
 	}
 }

@@ -16,6 +16,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/ecssnap/ecssnap/pkg/ctxsleep"
 )
 
 // DefaultEndpoint is the metadata service's address on every ECS instance.
@@ -184,7 +186,7 @@ func (c *Client) get(parent context.Context, path string) (string, error) {
 	var lastErr error
 	refetched := false
 	for attempt := 0; attempt < c.cfg.Attempts; attempt++ {
-		if attempt > 0 && !sleepCtx(ctx, backoff(attempt)) {
+		if attempt > 0 && ctxsleep.Sleep(ctx, backoff(attempt)) != nil {
 			break
 		}
 		token, err := c.currentToken(ctx)
@@ -320,15 +322,4 @@ func isTransport(err error) bool {
 
 func backoff(attempt int) time.Duration {
 	return time.Duration(100<<(attempt-1)) * time.Millisecond
-}
-
-func sleepCtx(ctx context.Context, d time.Duration) bool {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return false
-	case <-t.C:
-		return true
-	}
 }

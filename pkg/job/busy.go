@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/ecssnap/ecssnap/pkg/cloud"
+	"github.com/ecssnap/ecssnap/pkg/ctxsleep"
 	"github.com/ecssnap/ecssnap/pkg/plan"
 )
 
@@ -123,7 +124,7 @@ func (r *run) waitForBusy(ctx context.Context, busy []BusySnapshot) ([]BusySnaps
 		} else {
 			interval = clampDuration(interval*3/2, r.e.PollMin, r.e.PollMax)
 		}
-		if err := sleep(ctx, interval); err != nil {
+		if err := ctxsleep.Sleep(ctx, interval); err != nil {
 			return busy, err
 		}
 	}

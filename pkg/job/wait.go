@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"time"
+
+	"github.com/ecssnap/ecssnap/pkg/ctxsleep"
 )
 
 // WaitTimeoutError means the snapshots were created but did not all finish
@@ -89,7 +91,7 @@ func (r *run) wait(parent context.Context) error {
 		if !changed {
 			interval = clampDuration(interval*3/2, r.e.PollMin, r.e.PollMax)
 		}
-		if err := sleep(ctx, interval); err != nil {
+		if err := ctxsleep.Sleep(ctx, interval); err != nil {
 			return ended()
 		}
 	}
@@ -211,15 +213,4 @@ func (r *run) timeout() time.Duration {
 
 func clampDuration(d, lo, hi time.Duration) time.Duration {
 	return max(lo, min(d, hi))
-}
-
-func sleep(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
-	}
 }

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/ecssnap/ecssnap/pkg/cloud"
+	"github.com/ecssnap/ecssnap/pkg/ctxsleep"
 )
 
 // Options are a restore's dependencies and limits.
@@ -37,7 +38,7 @@ func (o Options) withDefaults() Options {
 		o.Now = time.Now
 	}
 	if o.Sleep == nil {
-		o.Sleep = sleepCtx
+		o.Sleep = ctxsleep.Sleep
 	}
 	if o.PollMin <= 0 {
 		o.PollMin = 250 * time.Millisecond
@@ -52,17 +53,6 @@ func (o Options) withDefaults() Options {
 		o.Progress = func(string) {}
 	}
 	return o
-}
-
-func sleepCtx(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
-	}
 }
 
 // TimeoutError is a wait for the cloud that ran out of time.

@@ -21,6 +21,7 @@ import (
 	"time"
 
 	"github.com/ecssnap/ecssnap/pkg/cloud"
+	"github.com/ecssnap/ecssnap/pkg/ctxsleep"
 	"github.com/ecssnap/ecssnap/pkg/ecsemu"
 	"github.com/ecssnap/ecssnap/pkg/imds"
 	"github.com/ecssnap/ecssnap/pkg/job"
@@ -184,7 +185,7 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			if !sleep(ctx, delay) {
+			if ctxsleep.Sleep(ctx, delay) != nil {
 				results[i] = agentResult{instance: a.instance, err: ctx.Err()}
 				failed.Add(1)
 				return
@@ -325,19 +326,4 @@ func (m *metadataServers) close() {
 		s.Close()
 	}
 	m.wg.Wait()
-}
-
-// sleep waits d or until ctx ends; it reports whether d elapsed.
-func sleep(ctx context.Context, d time.Duration) bool {
-	if d <= 0 {
-		return ctx.Err() == nil
-	}
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return true
-	case <-ctx.Done():
-		return false
-	}
 }
