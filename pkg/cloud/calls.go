@@ -80,7 +80,8 @@ func listAll[Req requests.AcsRequest, Resp any, T any](ctx context.Context, c *C
 	return out, err
 }
 
-// convert maps each SDK item to the package's own type.
+// convert maps each item to another type: SDK items to the package's own
+// types, and tags to the per-action tag type of each SDK request.
 func convert[S, T any](in []S, f func(S) T) []T {
 	out := make([]T, len(in))
 	for i, v := range in {
@@ -129,10 +130,7 @@ func (c *Client) CreateSnapshot(ctx context.Context, in CreateSnapshotInput) (st
 		if in.RetentionDays > 0 {
 			req.RetentionDays = requests.NewInteger(in.RetentionDays)
 		}
-		tags := make([]ecs.CreateSnapshotTag, len(in.Tags))
-		for i, t := range in.Tags {
-			tags[i] = ecs.CreateSnapshotTag{Key: t.Key, Value: t.Value}
-		}
+		tags := convert(in.Tags, func(t Tag) ecs.CreateSnapshotTag { return ecs.CreateSnapshotTag{Key: t.Key, Value: t.Value} })
 		req.Tag = &tags
 		return req
 	}, (*ecs.Client).CreateSnapshot)
@@ -167,10 +165,7 @@ func (c *Client) CreateSnapshotGroup(ctx context.Context, in CreateGroupInput) (
 		req.Name = in.Name
 		req.Description = in.Description
 		req.ClientToken = in.ClientToken
-		tags := make([]ecs.CreateSnapshotGroupTag, len(in.Tags))
-		for i, t := range in.Tags {
-			tags[i] = ecs.CreateSnapshotGroupTag{Key: t.Key, Value: t.Value}
-		}
+		tags := convert(in.Tags, func(t Tag) ecs.CreateSnapshotGroupTag { return ecs.CreateSnapshotGroupTag{Key: t.Key, Value: t.Value} })
 		req.Tag = &tags
 		return req
 	}, (*ecs.Client).CreateSnapshotGroup)
@@ -265,10 +260,7 @@ func (c *Client) TagSnapshots(ctx context.Context, ids []string, tags []Tag) err
 			req.RegionId = c.cfg.Region
 			req.ResourceType = "snapshot"
 			req.ResourceId = &batch
-			t := make([]ecs.TagResourcesTag, len(tags))
-			for i, tag := range tags {
-				t[i] = ecs.TagResourcesTag{Key: tag.Key, Value: tag.Value}
-			}
+			t := convert(tags, func(t Tag) ecs.TagResourcesTag { return ecs.TagResourcesTag{Key: t.Key, Value: t.Value} })
 			req.Tag = &t
 			return req
 		}, (*ecs.Client).TagResources)

@@ -57,10 +57,7 @@ func (c *Client) CreateDisk(ctx context.Context, in CreateDiskInput) (string, er
 		req.DiskName = in.Name
 		req.Description = in.Description
 		req.ClientToken = in.ClientToken
-		tags := make([]ecs.CreateDiskTag, len(in.Tags))
-		for i, t := range in.Tags {
-			tags[i] = ecs.CreateDiskTag{Key: t.Key, Value: t.Value}
-		}
+		tags := convert(in.Tags, func(t Tag) ecs.CreateDiskTag { return ecs.CreateDiskTag{Key: t.Key, Value: t.Value} })
 		req.Tag = &tags
 		return req
 	}, (*ecs.Client).CreateDisk)
@@ -266,10 +263,7 @@ func (c *Client) CreateImage(ctx context.Context, in CreateImageInput) (string, 
 			maps[i] = m
 		}
 		req.DiskDeviceMapping = &maps
-		tags := make([]ecs.CreateImageTag, len(in.Tags))
-		for i, t := range in.Tags {
-			tags[i] = ecs.CreateImageTag{Key: t.Key, Value: t.Value}
-		}
+		tags := convert(in.Tags, func(t Tag) ecs.CreateImageTag { return ecs.CreateImageTag{Key: t.Key, Value: t.Value} })
 		req.Tag = &tags
 		return req
 	}, (*ecs.Client).CreateImage)
