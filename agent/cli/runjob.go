@@ -141,8 +141,11 @@ func (a *app) inProcess(ctx context.Context, creq localapi.CreateJobRequest, out
 		defer st.Close()
 	}
 	// A caller that does not wait is answered once the snapshots are
-	// created; a process of ours started for it finishes the rest.
-	handOff := st != nil && !creq.Complete && a.env.Self != ""
+	// created; a process of ours started for it finishes the rest. Not a
+	// caller that asked for JSON: it reads the snapshots' IDs from the
+	// answer (fleet reports, scripts), and a group's member IDs are known
+	// only after DescribeSnapshotGroups.
+	handOff := st != nil && !creq.Complete && !out.json && a.env.Self != ""
 	engine := func(emit func(job.Event)) *job.Engine {
 		e := a.engine(emit)
 		e.HandOff = handOff
