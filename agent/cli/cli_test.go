@@ -243,7 +243,7 @@ func TestExitCodes(t *testing.T) {
 		stderrRE string
 	}{
 		{name: "unknown command", args: []string{"ecssnap", "snapshot"}, code: cli.ExitUsage, stderrRE: `unknown command "snapshot"`},
-		{name: "no command", args: []string{"ecssnap"}, code: cli.ExitUsage, stderrRE: "usage:"},
+		{name: "no command", args: []string{"ecssnap"}, code: cli.ExitUsage, stderrRE: "Usage:"},
 		{name: "bad flag", args: []string{"ecssnap", "now", "--frobnicate"}, code: cli.ExitUsage, stderrRE: "frobnicate"},
 		{name: "wait and no-wait", args: []string{"ecssnap", "now", "--wait", "--no-wait"}, code: cli.ExitUsage, stderrRE: "contradict"},
 		{name: "bad disks", args: []string{"ecssnap", "now", "--disks", "vdb"}, code: cli.ExitUsage, stderrRE: `--disks "vdb"`},

@@ -6,6 +6,8 @@ import (
 	"io"
 	"log/slog"
 
+	"github.com/spf13/cobra"
+
 	"github.com/ecssnap/ecssnap/agent/config"
 	"github.com/ecssnap/ecssnap/agent/daemon"
 	"github.com/ecssnap/ecssnap/pkg/job"
@@ -13,12 +15,32 @@ import (
 	"github.com/ecssnap/ecssnap/pkg/store"
 )
 
-// runDaemon runs the service in the foreground (systemd starts it so).
-func runDaemon(ctx context.Context, a *app, args []string) error {
-	fs := newFlags(a, "daemon", "")
-	if help, err := parse(fs, args); help || err != nil {
-		return err
+func newDaemonCmd(r *runner) *cobra.Command {
+	return &cobra.Command{
+		Use:   "daemon",
+		Short: "run as the service (systemd starts it)",
+		Args:  noArgs,
+		RunE:  r.with(runDaemon),
 	}
+}
+
+func newServiceCmd(r *runner) *cobra.Command {
+	return &cobra.Command{
+		Use:       "service install|uninstall|start|stop|restart|status",
+		Short:     "install|uninstall|start|stop|restart|status the service",
+		ValidArgs: []string{"install", "uninstall", "start", "stop", "restart", "status"},
+		Args: func(cmd *cobra.Command, args []string) error {
+			if len(args) != 1 {
+				return usagef("service: want one of install, uninstall, start, stop, restart, status")
+			}
+			return nil
+		},
+		RunE: r.with(runService),
+	}
+}
+
+// runDaemon runs the service in the foreground (systemd starts it so).
+func runDaemon(ctx context.Context, a *app, _ []string) error {
 	a.logger = daemonLogger(a.env.Stderr, a.env.Getenv("ECSSNAP_LOG_LEVEL"))
 	a.keep.on = true
 	opts := daemon.Options{
@@ -51,14 +73,7 @@ func runDaemon(ctx context.Context, a *app, args []string) error {
 
 // runService installs, removes, starts, stops or reports the service.
 func runService(_ context.Context, a *app, args []string) error {
-	fs := newFlags(a, "service", "install|uninstall|start|stop|restart|status")
-	if err := fs.Parse(args); err != nil {
-		return usagef("service: %v", err)
-	}
-	if fs.NArg() != 1 {
-		return usagef("service: want one of install, uninstall, start, stop, restart, status")
-	}
-	switch action := fs.Arg(0); action {
+	switch action := args[0]; action {
 	case "status":
 		st, err := daemon.Status()
 		if err != nil {

@@ -9,19 +9,30 @@ import (
 	"strings"
 	"text/tabwriter"
 
+	"github.com/spf13/cobra"
+
 	"github.com/ecssnap/ecssnap/pkg/cloud"
 	"github.com/ecssnap/ecssnap/pkg/job"
 	"github.com/ecssnap/ecssnap/pkg/plan"
 )
 
+func newDisksCmd(r *runner) *cobra.Command {
+	var jsonOut bool
+	cmd := &cobra.Command{
+		Use:   "disks [flags]",
+		Short: "list the instance's cloud disks",
+		Args:  noArgs,
+		RunE: r.with(func(ctx context.Context, a *app, _ []string) error {
+			return runDisks(ctx, a, &jsonOut)
+		}),
+	}
+	jsonFlag(cmd, &jsonOut)
+	return cmd
+}
+
 // runDisks shows every cloud disk with its local device, the partitions and
 // stacked devices on it, and the filesystems it carries.
-func runDisks(ctx context.Context, a *app, args []string) error {
-	fs := newFlags(a, "disks", "[--json]")
-	jsonOut := fs.Bool("json", false, "print JSON")
-	if help, err := parse(fs, args); help || err != nil {
-		return err
-	}
+func runDisks(ctx context.Context, a *app, jsonOut *bool) error {
 	inv, err := a.engine(nil).Inventory(ctx)
 	if err != nil {
 		return err

@@ -10,6 +10,8 @@ import (
 	"syscall"
 	"text/tabwriter"
 
+	"github.com/spf13/cobra"
+
 	"github.com/ecssnap/ecssnap/pkg/cloud"
 	"github.com/ecssnap/ecssnap/pkg/freeze"
 	"github.com/ecssnap/ecssnap/pkg/imds"
@@ -54,12 +56,21 @@ func (d *doctor) add(name, result, format string, args ...any) {
 	d.checks = append(d.checks, check{Name: name, Result: result, Detail: fmt.Sprintf(format, args...)})
 }
 
-func runDoctor(ctx context.Context, a *app, args []string) error {
-	flags := newFlags(a, "doctor", "[--json]")
-	jsonOut := flags.Bool("json", false, "print JSON")
-	if help, err := parse(flags, args); help || err != nil {
-		return err
+func newDoctorCmd(r *runner) *cobra.Command {
+	var jsonOut bool
+	cmd := &cobra.Command{
+		Use:   "doctor [flags]",
+		Short: "check metadata, credentials, RAM permissions, disks, quotas, freezing, hooks, daemon",
+		Args:  noArgs,
+		RunE: r.with(func(ctx context.Context, a *app, _ []string) error {
+			return runDoctor(ctx, a, &jsonOut)
+		}),
 	}
+	jsonFlag(cmd, &jsonOut)
+	return cmd
+}
+
+func runDoctor(ctx context.Context, a *app, jsonOut *bool) error {
 	d := &doctor{a: a}
 	d.apiEndpoint()
 	d.metadata(ctx)

@@ -7,11 +7,25 @@ import (
 	"io"
 	"strings"
 
+	"github.com/spf13/cobra"
+
 	"github.com/ecssnap/ecssnap/agent/hook"
 	"github.com/ecssnap/ecssnap/pkg/cloud"
 	"github.com/ecssnap/ecssnap/pkg/job"
 	"github.com/ecssnap/ecssnap/pkg/localapi"
 )
+
+// newHookCmd is `ecssnap hook`: its arguments are the package manager's,
+// passed on untouched.
+func newHookCmd(r *runner) *cobra.Command {
+	return &cobra.Command{
+		Use:                "hook MANAGER [ARGS]",
+		Short:              "package-manager entry point: apt, dnf, dnf5, yum, zypper, pacman",
+		DisableFlagParsing: true,
+		ValidArgs:          hook.Managers,
+		RunE:               r.with(runHook),
+	}
+}
 
 // runHook is `ecssnap hook <manager> [args]`, the entry point of the
 // package-manager hook files. Its exit code is the package manager's

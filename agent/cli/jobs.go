@@ -4,12 +4,13 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"io/fs"
 	"text/tabwriter"
 	"time"
+
+	"github.com/spf13/cobra"
 
 	"github.com/ecssnap/ecssnap/agent/daemon"
 	"github.com/ecssnap/ecssnap/pkg/job"
@@ -68,20 +69,28 @@ func listJobs(ctx context.Context, a *app, limit int, jsonOut bool) error {
 	return tw.Flush()
 }
 
+func newShowCmd(r *runner) *cobra.Command {
+	var jsonOut bool
+	cmd := &cobra.Command{
+		Use:   "show JOB [flags]",
+		Short: "show one job",
+		Args: func(cmd *cobra.Command, args []string) error {
+			if len(args) != 1 {
+				return usagef("show: name one job (see 'ecssnap list')")
+			}
+			return nil
+		},
+		RunE: r.with(func(ctx context.Context, a *app, args []string) error {
+			return runShow(ctx, a, args[0], &jsonOut)
+		}),
+		ValidArgsFunction: r.completeJobs,
+	}
+	jsonFlag(cmd, &jsonOut)
+	return cmd
+}
+
 // runShow prints one job's record.
-func runShow(ctx context.Context, a *app, args []string) error {
-	flags := newFlags(a, "show", "JOB [--json]")
-	jsonOut := flags.Bool("json", false, "print JSON")
-	if err := flags.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return nil // -h printed the flags
-		}
-		return usagef("show: %v", err)
-	}
-	if flags.NArg() != 1 {
-		return usagef("show: name one job (see `ecssnap list`)")
-	}
-	id := flags.Arg(0)
+func runShow(ctx context.Context, a *app, id string, jsonOut *bool) error {
 	v, err := localapi.NewClient(a.cfg.Socket).GetJob(ctx, id)
 	if errors.Is(err, localapi.ErrDaemonNotRunning) {
 		v, err = a.storedJob(id)
@@ -141,13 +150,22 @@ func (a *app) storedJob(id string) (*localapi.JobView, error) {
 	return daemon.RecordView(r), nil
 }
 
-// runStatus reports the daemon and the latest job.
-func runStatus(ctx context.Context, a *app, args []string) error {
-	flags := newFlags(a, "status", "[--json]")
-	jsonOut := flags.Bool("json", false, "print JSON")
-	if help, err := parse(flags, args); help || err != nil {
-		return err
+func newStatusCmd(r *runner) *cobra.Command {
+	var jsonOut bool
+	cmd := &cobra.Command{
+		Use:   "status [flags]",
+		Short: "the daemon and the latest job",
+		Args:  noArgs,
+		RunE: r.with(func(ctx context.Context, a *app, _ []string) error {
+			return runStatus(ctx, a, &jsonOut)
+		}),
 	}
+	jsonFlag(cmd, &jsonOut)
+	return cmd
+}
+
+// runStatus reports the daemon and the latest job.
+func runStatus(ctx context.Context, a *app, jsonOut *bool) error {
 	status := struct {
 		Daemon *localapi.Health  `json:"daemon,omitempty"`
 		Note   string            `json:"note,omitempty"`

@@ -8,20 +8,38 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/spf13/cobra"
+
 	"github.com/ecssnap/ecssnap/pkg/cloud"
 	"github.com/ecssnap/ecssnap/pkg/job"
 )
 
+// listFlags are the flags of `ecssnap list`.
+type listFlags struct {
+	jsonOut, snapshots bool
+	limit              int
+}
+
+func newListCmd(r *runner) *cobra.Command {
+	f := listFlags{limit: 20}
+	cmd := &cobra.Command{
+		Use:   "list [flags]",
+		Short: "list recorded jobs (--snapshots: the managed snapshots in the cloud)",
+		Args:  noArgs,
+		RunE: r.with(func(ctx context.Context, a *app, _ []string) error {
+			return runList(ctx, a, &f)
+		}),
+	}
+	jsonFlag(cmd, &f.jsonOut)
+	cmd.Flags().BoolVar(&f.snapshots, "snapshots", false, "list the managed snapshots in the cloud instead of the job history")
+	cmd.Flags().Var(rangeFlag{&f.limit, 1, 1 << 20}, "limit", "show at most `N` jobs (default 20)")
+	return cmd
+}
+
 // runList lists recorded jobs, or with --snapshots the instance's
 // snapshots that carry ecssnap:managed=true.
-func runList(ctx context.Context, a *app, args []string) error {
-	fs := newFlags(a, "list", "[--snapshots] [--limit N] [--json]")
-	jsonOut := fs.Bool("json", false, "print JSON")
-	snapshots := fs.Bool("snapshots", false, "list the managed snapshots in the cloud instead of the job history")
-	limit := fs.Int("limit", 20, "show at most `N` jobs")
-	if help, err := parse(fs, args); help || err != nil {
-		return err
-	}
+func runList(ctx context.Context, a *app, f *listFlags) error {
+	jsonOut, snapshots, limit := &f.jsonOut, &f.snapshots, &f.limit
 	if !*snapshots {
 		return listJobs(ctx, a, *limit, *jsonOut)
 	}

@@ -8,6 +8,8 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/spf13/cobra"
+
 	"github.com/ecssnap/ecssnap/pkg/restore"
 )
 
@@ -25,15 +27,54 @@ func (a *app) guest() *restore.LinuxGuest {
 	return g
 }
 
-// runMount mounts a job's point in time read-only beside the running system.
-func runMount(ctx context.Context, a *app, args []string) error {
-	fl := newFlags(a, "mount", "JOB [--at DIR] [--json]")
-	at := fl.String("at", "", "where to put the job's filesystems (default "+restore.DefaultMountRoot+"/JOB)")
-	jsonOut := fl.Bool("json", false, "print the result as JSON")
-	jobID, help, err := oneJob(fl, args)
-	if help || err != nil {
-		return err
+func newMountCmd(r *runner) *cobra.Command {
+	var at string
+	var jsonOut bool
+	cmd := &cobra.Command{
+		Use:   "mount JOB [flags]",
+		Short: "a job's point in time, read-only, beside the running system",
+		Args:  oneJob,
+		RunE: r.with(func(ctx context.Context, a *app, args []string) error {
+			return runMount(ctx, a, args[0], &at, &jsonOut)
+		}),
+		ValidArgsFunction: r.completeJobs,
 	}
+	cmd.Flags().StringVar(&at, "at", "", "where to put the job's filesystems (default "+restore.DefaultMountRoot+"/JOB)")
+	cmd.Flags().BoolVar(&jsonOut, "json", false, "print the result as JSON")
+	_ = cmd.RegisterFlagCompletionFunc("at", func(*cobra.Command, []string, string) ([]string, cobra.ShellCompDirective) {
+		return nil, cobra.ShellCompDirectiveFilterDirs
+	})
+	return cmd
+}
+
+func newUnmountCmd(r *runner) *cobra.Command {
+	return &cobra.Command{
+		Use:   "unmount JOB",
+		Short: "undo `ecssnap mount`: unmount, detach and delete its disks",
+		Args:  oneJob,
+		RunE: r.with(func(ctx context.Context, a *app, args []string) error {
+			return runUnmount(ctx, a, args[0])
+		}),
+		ValidArgsFunction: r.completeJobs,
+	}
+}
+
+func newMountsCmd(r *runner) *cobra.Command {
+	var jsonOut bool
+	cmd := &cobra.Command{
+		Use:   "mounts [flags]",
+		Short: "list the restores mounted with `ecssnap mount`",
+		Args:  noArgs,
+		RunE: r.with(func(ctx context.Context, a *app, _ []string) error {
+			return runMounts(ctx, a, &jsonOut)
+		}),
+	}
+	jsonFlag(cmd, &jsonOut)
+	return cmd
+}
+
+// runMount mounts a job's point in time read-only beside the running system.
+func runMount(ctx context.Context, a *app, jobID string, at *string, jsonOut *bool) error {
 	if os.Geteuid() != 0 {
 		return &permissionError{"mount creates, attaches and mounts disks: run it as root (sudo ecssnap mount " + jobID + ")"}
 	}
@@ -71,12 +112,7 @@ func runMount(ctx context.Context, a *app, args []string) error {
 }
 
 // runUnmount undoes a mount: unmount, detach, delete.
-func runUnmount(ctx context.Context, a *app, args []string) error {
-	fl := newFlags(a, "unmount", "JOB")
-	jobID, help, err := oneJob(fl, args)
-	if help || err != nil {
-		return err
-	}
+func runUnmount(ctx context.Context, a *app, jobID string) error {
 	if os.Geteuid() != 0 {
 		return &permissionError{"unmount needs root (sudo ecssnap unmount " + jobID + ")"}
 	}
@@ -96,12 +132,7 @@ func runUnmount(ctx context.Context, a *app, args []string) error {
 }
 
 // runMounts lists the restores in place.
-func runMounts(_ context.Context, a *app, args []string) error {
-	fl := newFlags(a, "mounts", "[--json]")
-	jsonOut := fl.Bool("json", false, "print JSON")
-	if help, err := parse(fl, args); help || err != nil {
-		return err
-	}
+func runMounts(_ context.Context, a *app, jsonOut *bool) error {
 	var recs []*restore.Record
 	all, err := restore.JournalAt(a.cfg.StateDir, a.env.Now).List(restore.KindMount)
 	if err != nil {

@@ -7,6 +7,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/spf13/cobra"
+
 	"github.com/ecssnap/ecssnap/pkg/cloud"
 	"github.com/ecssnap/ecssnap/pkg/job"
 	"github.com/ecssnap/ecssnap/pkg/plan"
@@ -34,11 +36,13 @@ type stringList []string
 
 func (l *stringList) String() string     { return strings.Join(*l, ",") }
 func (l *stringList) Set(v string) error { *l = append(*l, v); return nil }
+func (l *stringList) Type() string       { return "stringArray" }
 
 // tagList collects repeated --tag k=v flags.
 type tagList []cloud.Tag
 
 func (t *tagList) String() string { return "" }
+func (t *tagList) Type() string   { return "tag" }
 
 func (t *tagList) Set(v string) error {
 	k, val, ok := strings.Cut(v, "=")
@@ -53,16 +57,25 @@ func (t *tagList) Set(v string) error {
 	return nil
 }
 
-func runNow(ctx context.Context, a *app, args []string) error {
+// newNowCmd is `ecssnap now`, also run as snapshot-now.
+func newNowCmd(r *runner) *cobra.Command {
 	var f nowFlags
-	fs := newFlags(a, "now", "[--reason TEXT] [--disks all|system|data|d-...] [--wait|--no-wait] [--json] ...")
+	cmd := &cobra.Command{
+		Use:   "now [flags]",
+		Short: "take snapshots now (snapshot-now is the same)",
+		Args:  noArgs,
+		RunE: r.with(func(ctx context.Context, a *app, _ []string) error {
+			return runNow(ctx, a, &f)
+		}),
+	}
+	fs := cmd.Flags()
 	fs.StringVar(&f.reason, "reason", "", "`TEXT` saying why the snapshot is taken (goes into the description)")
 	fs.StringVar(&f.trigger, "trigger", "manual", "`NAME` of what asked for the snapshot (manual, apt, dnf, script, ...)")
 	fs.StringVar(&f.disks, "disks", "all", "`DISKS` to snapshot: all, system, data, or comma-separated disk IDs")
 	fs.BoolVar(&f.wait, "wait", false, "wait until every snapshot is accomplished (the default on a terminal)")
 	fs.BoolVar(&f.noWait, "no-wait", false, "return once every snapshot is created")
-	fs.DurationVar(&f.timeout, "timeout", 0, "how long to wait for completion, a `DURATION` like 30m (default from config, 1h)")
-	fs.IntVar(&f.retentionDays, "retention-days", 0, "delete per-disk snapshots automatically after `N` days (1..65536)")
+	fs.Var(durationFlag{&f.timeout}, "timeout", "how long to wait for completion, a `DURATION` like 30m (default from config, 1h)")
+	fs.Var(rangeFlag{&f.retentionDays, 1, 65536}, "retention-days", "delete per-disk snapshots automatically after `N` days (1..65536)")
 	fs.Var(&f.tags, "tag", "extra tag `KEY=VALUE` (repeatable)")
 	fs.StringVar(&f.consistency, "consistency", "", "desired `LEVEL`: crash, fs (filesystems frozen) or app (hooks too); default fs where freezing is possible")
 	fs.StringVar(&f.require, "require", "crash", "minimum `LEVEL`: below it the job fails")
@@ -73,9 +86,15 @@ func runNow(ctx context.Context, a *app, args []string) error {
 	fs.BoolVar(&f.important, "important", false, "mark the snapshots important: retention keeps them under its stricter limit")
 	fs.BoolVar(&f.force, "force", false, "always make a new job, even where this request would join one")
 	fs.StringVar(&f.session, "session", "", "coalescing `KEY`: requests with the same key join one job (hooks set it)")
-	if help, err := parse(fs, args); help || err != nil {
-		return err
-	}
+	completeDisks(cmd)
+	completeWords(cmd, "consistency", "crash", "fs", "app")
+	completeWords(cmd, "require", "crash", "fs", "app")
+	completeWords(cmd, "trigger", "manual", "script", "apt", "dnf", "yum", "zypper", "pacman")
+	completeMounts(cmd)
+	return cmd
+}
+
+func runNow(ctx context.Context, a *app, f *nowFlags) error {
 	if f.consistency == "" {
 		f.consistency = a.cfg.Consistency
 	}

@@ -7,21 +7,42 @@ import (
 	"io"
 	"strings"
 
+	"github.com/spf13/cobra"
+
 	"github.com/ecssnap/ecssnap/pkg/job"
 	"github.com/ecssnap/ecssnap/pkg/plan"
 )
 
-// runPlan shows what `now` would do: a dry run of the same engine.
-func runPlan(ctx context.Context, a *app, args []string) error {
-	var mounts stringList
-	fs := newFlags(a, "plan", "[--disks DISKS] [--mount PATH]... [--json]")
-	disks := fs.String("disks", "all", "`DISKS` to snapshot: all, system, data, or comma-separated disk IDs")
-	fs.Var(&mounts, "mount", "snapshot the disks under the filesystem mounted at `PATH` (repeatable)")
-	allow := fs.Bool("allow-inconsistent", false, "accept a filesystem spanning disks that cannot be captured at one point in time")
-	jsonOut := fs.Bool("json", false, "print JSON")
-	if help, err := parse(fs, args); help || err != nil {
-		return err
+// planFlags are the flags of `ecssnap plan`.
+type planFlags struct {
+	disks          string
+	mounts         stringList
+	allow, jsonOut bool
+}
+
+func newPlanCmd(r *runner) *cobra.Command {
+	var f planFlags
+	cmd := &cobra.Command{
+		Use:   "plan [flags]",
+		Short: "show what `now` would do, and why",
+		Args:  noArgs,
+		RunE: r.with(func(ctx context.Context, a *app, _ []string) error {
+			return runPlan(ctx, a, &f)
+		}),
 	}
+	fs := cmd.Flags()
+	fs.StringVar(&f.disks, "disks", "all", "`DISKS` to snapshot: all, system, data, or comma-separated disk IDs")
+	fs.Var(&f.mounts, "mount", "snapshot the disks under the filesystem mounted at `PATH` (repeatable)")
+	fs.BoolVar(&f.allow, "allow-inconsistent", false, "accept a filesystem spanning disks that cannot be captured at one point in time")
+	jsonFlag(cmd, &f.jsonOut)
+	completeDisks(cmd)
+	completeMounts(cmd)
+	return cmd
+}
+
+// runPlan shows what `now` would do: a dry run of the same engine.
+func runPlan(ctx context.Context, a *app, f *planFlags) error {
+	disks, mounts, allow, jsonOut := &f.disks, f.mounts, &f.allow, &f.jsonOut
 	sel, err := plan.ParseSelection(*disks)
 	if err != nil {
 		return usagef("plan: %v", err)

@@ -5,16 +5,27 @@ import (
 	"fmt"
 	"text/tabwriter"
 	"time"
+
+	"github.com/spf13/cobra"
 )
 
-// runPrune applies retention to the managed snapshots now.
-func runPrune(ctx context.Context, a *app, args []string) error {
-	fs := newFlags(a, "prune", "[--dry-run] [--json]")
-	dryRun := fs.Bool("dry-run", false, "show what would be deleted, delete nothing")
-	jsonOut := fs.Bool("json", false, "print JSON")
-	if help, err := parse(fs, args); help || err != nil {
-		return err
+func newPruneCmd(r *runner) *cobra.Command {
+	var dryRun, jsonOut bool
+	cmd := &cobra.Command{
+		Use:   "prune [flags]",
+		Short: "apply retention to the managed snapshots",
+		Args:  noArgs,
+		RunE: r.with(func(ctx context.Context, a *app, _ []string) error {
+			return runPrune(ctx, a, &dryRun, &jsonOut)
+		}),
 	}
+	cmd.Flags().BoolVar(&dryRun, "dry-run", false, "show what would be deleted, delete nothing")
+	jsonFlag(cmd, &jsonOut)
+	return cmd
+}
+
+// runPrune applies retention to the managed snapshots now.
+func runPrune(ctx context.Context, a *app, dryRun, jsonOut *bool) error {
 	rep, err := a.prune(ctx, *dryRun)
 	if err != nil {
 		return err

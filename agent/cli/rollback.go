@@ -2,12 +2,12 @@ package cli
 
 import (
 	"context"
-	"errors"
-	"flag"
 	"fmt"
 	"strings"
 	"text/tabwriter"
 	"time"
+
+	"github.com/spf13/cobra"
 
 	"github.com/ecssnap/ecssnap/pkg/cloud"
 	"github.com/ecssnap/ecssnap/pkg/imds"
@@ -15,37 +15,67 @@ import (
 	"github.com/ecssnap/ecssnap/pkg/store"
 )
 
-// parseInterspersed parses flags placed anywhere among the positional
-// arguments (`rollback JOB --yes` as well as `rollback --yes JOB`).
-func parseInterspersed(fs *flag.FlagSet, args []string) (pos []string, help bool, err error) {
-	for {
-		if err := fs.Parse(args); err != nil {
-			if errors.Is(err, flag.ErrHelp) {
-				return nil, true, nil
-			}
-			return nil, false, usagef("%s: %v", fs.Name(), err)
-		}
-		args = fs.Args()
-		if len(args) == 0 {
-			return pos, false, nil
-		}
-		pos, args = append(pos, args[0]), args[1:]
+// oneJob is the positional arguments of a command that takes one JOB.
+func oneJob(cmd *cobra.Command, args []string) error {
+	if len(args) != 1 {
+		return usagef("%s: name one job (see 'ecssnap list')", cmd.Name())
 	}
+	if !store.ValidID(args[0]) {
+		return usagef("%s: %q is not a job ID", cmd.Name(), args[0])
+	}
+	return nil
 }
 
-// oneJob reads the single JOB argument.
-func oneJob(fs *flag.FlagSet, args []string) (string, bool, error) {
-	pos, help, err := parseInterspersed(fs, args)
-	if help || err != nil {
-		return "", help, err
+// rollbackFlags are the flags of `ecssnap rollback`.
+type rollbackFlags struct {
+	instance, region           string
+	yes, dryRun, keep, jsonOut bool
+}
+
+func newRollbackCmd(r *runner) *cobra.Command {
+	var f rollbackFlags
+	cmd := &cobra.Command{
+		Use:   "rollback JOB --instance ID [flags]",
+		Short: "from outside the instance: stop it, reset its disks to a job, start it",
+		Args:  oneJob,
+		RunE: r.with(func(ctx context.Context, a *app, args []string) error {
+			return runRollback(ctx, a, args[0], &f)
+		}),
+		ValidArgsFunction: r.completeJobs,
 	}
-	if len(pos) != 1 {
-		return "", false, usagef("%s: name one job (see `ecssnap list`)", fs.Name())
+	fl := cmd.Flags()
+	fl.StringVar(&f.instance, "instance", "", "the instance whose disks to roll back (default: the job's, found by its tags)")
+	fl.StringVar(&f.region, "region", "", "its region (default ALIBABA_CLOUD_REGION_ID, or this instance's)")
+	fl.BoolVar(&f.yes, "yes", false, "proceed: the rollback is irreversible and stops the instance")
+	fl.BoolVar(&f.dryRun, "dry-run", false, "print the API calls and the equivalent console steps; change nothing")
+	fl.BoolVar(&f.keep, "keep-current", true, "snapshot every disk's current state first (a rollback is irreversible)")
+	fl.BoolVar(&f.jsonOut, "json", false, "print the result as JSON")
+	return cmd
+}
+
+// imageFlags are the flags of `ecssnap image`.
+type imageFlags struct {
+	name, instance, region string
+	jsonOut                bool
+}
+
+func newImageCmd(r *runner) *cobra.Command {
+	var f imageFlags
+	cmd := &cobra.Command{
+		Use:   "image JOB [flags]",
+		Short: "a custom image from a job's snapshots",
+		Args:  oneJob,
+		RunE: r.with(func(ctx context.Context, a *app, args []string) error {
+			return runImage(ctx, a, args[0], &f)
+		}),
+		ValidArgsFunction: r.completeJobs,
 	}
-	if !store.ValidID(pos[0]) {
-		return "", false, usagef("%s: %q is not a job ID", fs.Name(), pos[0])
-	}
-	return pos[0], false, nil
+	fl := cmd.Flags()
+	fl.StringVar(&f.name, "name", "", "the image's name (default ecssnap-JOB)")
+	fl.StringVar(&f.instance, "instance", "", "the job's instance (default: this one; from elsewhere, found by tag)")
+	fl.StringVar(&f.region, "region", "", "the region (default ALIBABA_CLOUD_REGION_ID, or this instance's)")
+	fl.BoolVar(&f.jsonOut, "json", false, "print the result as JSON")
+	return cmd
 }
 
 // hereIdentity is this machine's instance identity when it is an ECS
@@ -110,18 +140,8 @@ func (a *app) journal() (*restore.Journal, error) {
 
 // runRollback resets an instance's disks to a job's snapshots, from
 // outside that instance.
-func runRollback(ctx context.Context, a *app, args []string) error {
-	fl := newFlags(a, "rollback", "JOB --instance ID [--region R] [--yes] [--dry-run] [--keep-current=false] [--json]")
-	instance := fl.String("instance", "", "the instance whose disks to roll back (default: the job's, found by its tags)")
-	region := fl.String("region", "", "its region (default ALIBABA_CLOUD_REGION_ID, or this instance's)")
-	yes := fl.Bool("yes", false, "proceed: the rollback is irreversible and stops the instance")
-	dryRun := fl.Bool("dry-run", false, "print the API calls and the equivalent console steps; change nothing")
-	keep := fl.Bool("keep-current", true, "snapshot every disk's current state first (a rollback is irreversible)")
-	jsonOut := fl.Bool("json", false, "print the result as JSON")
-	jobID, help, err := oneJob(fl, args)
-	if help || err != nil {
-		return err
-	}
+func runRollback(ctx context.Context, a *app, jobID string, f *rollbackFlags) error {
+	instance, region, yes, dryRun, keep, jsonOut := &f.instance, &f.region, &f.yes, &f.dryRun, &f.keep, &f.jsonOut
 	here, onECS := a.hereIdentity(ctx)
 	if onECS && (*instance == "" || *instance == here.InstanceID) {
 		// ResetDisk needs the instance Stopped, and nothing inside an
@@ -230,16 +250,8 @@ func printRollbackPlan(a *app, p *restore.RollbackPlan) {
 }
 
 // runImage makes a custom image from a job's snapshots.
-func runImage(ctx context.Context, a *app, args []string) error {
-	fl := newFlags(a, "image", "JOB [--name N] [--instance ID] [--region R] [--json]")
-	name := fl.String("name", "", "the image's name (default ecssnap-JOB)")
-	instance := fl.String("instance", "", "the job's instance (default: this one; from elsewhere, found by tag)")
-	region := fl.String("region", "", "the region (default ALIBABA_CLOUD_REGION_ID, or this instance's)")
-	jsonOut := fl.Bool("json", false, "print the result as JSON")
-	jobID, help, err := oneJob(fl, args)
-	if help || err != nil {
-		return err
-	}
+func runImage(ctx context.Context, a *app, jobID string, f *imageFlags) error {
+	name, instance, region, jsonOut := &f.name, &f.instance, &f.region, &f.jsonOut
 	here, onECS := a.hereIdentity(ctx)
 	if *instance == "" && onECS {
 		*instance = here.InstanceID

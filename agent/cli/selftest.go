@@ -8,17 +8,28 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/spf13/cobra"
+
 	"github.com/ecssnap/ecssnap/pkg/freeze"
 )
 
+func newSelftestCmd(r *runner) *cobra.Command {
+	var jsonOut bool
+	cmd := &cobra.Command{
+		Use:   "selftest [flags]",
+		Short: "freeze and thaw throwaway loop filesystems: what this kernel supports",
+		Args:  noArgs,
+		RunE: r.with(func(ctx context.Context, a *app, _ []string) error {
+			return runSelftest(ctx, a, &jsonOut)
+		}),
+	}
+	jsonFlag(cmd, &jsonOut)
+	return cmd
+}
+
 // runSelftest freezes and thaws throwaway loop filesystems through the same
 // helper a job uses, and reports what this kernel supports.
-func runSelftest(ctx context.Context, a *app, args []string) error {
-	fs := newFlags(a, "selftest", "[--json]")
-	jsonOut := fs.Bool("json", false, "print JSON")
-	if help, err := parse(fs, args); help || err != nil {
-		return err
-	}
+func runSelftest(ctx context.Context, a *app, jsonOut *bool) error {
 	// The recovery check kills the helper on purpose; its warnings are
 	// expected, so the session's log is not shown. Results carry details.
 	rep, err := freeze.SelfTest(ctx, freeze.SelfTestOptions{})
