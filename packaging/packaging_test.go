@@ -157,6 +157,8 @@ var common = map[string]file{
 	"/usr/share/doc/ecssnap/README.hooks":                     {mode: "-rw-r--r--"},
 	"/usr/share/bash-completion/completions/ecssnap":          {mode: "-rw-r--r--"},
 	"/usr/share/bash-completion/completions/snapshot-now":     {mode: "l", target: "ecssnap"},
+	"/usr/share/fish/vendor_completions.d/ecssnap.fish":       {mode: "-rw-r--r--"},
+	"/usr/share/fish/vendor_completions.d/snapshot-now.fish":  {mode: "l", target: "ecssnap.fish"},
 }
 
 var debOnly = map[string]file{
@@ -335,12 +337,10 @@ func TestPackagedFiles(t *testing.T) {
 			"hooks/pacman/ecssnap.hook":                        "usr/share/libalpm/hooks/ecssnap.hook",
 			"../scripts/pre-upgrade":                           "usr/bin/ecssnap-pre-upgrade",
 			"lintian-overrides":                                "usr/share/lintian/overrides/ecssnap",
-			"completions/ecssnap.bash":                         "usr/share/bash-completion/completions/ecssnap",
 			"hooks/dnf5/ecssnap.actions":                       "etc/dnf/libdnf5-plugins/actions.d/ecssnap.actions",
 			"hooks/yum/ecssnap.py":                             "usr/lib/yum-plugins/ecssnap.py",
 			"hooks/dnf/ecssnap.py":                             "usr/lib/python3.6/site-packages/dnf-plugins/ecssnap.py",
 			"80-ecssnap.preset":                                "usr/lib/systemd/system-preset/80-ecssnap.preset",
-			"completions/_ecssnap":                             "usr/share/zsh/vendor-completions/_ecssnap",
 			"hooks/dnf/ecssnap.conf":                           "etc/dnf/plugins/ecssnap.conf",
 			"hooks/yum/ecssnap.conf":                           "etc/yum/pluginconf.d/ecssnap.conf",
 			"systemd/apt-daily-upgrade.service.d/ecssnap.conf": "usr/lib/systemd/system/apt-daily-upgrade.service.d/ecssnap.conf",
@@ -520,97 +520,129 @@ func TestRAMPolicy(t *testing.T) {
 	}
 }
 
-// The shell completions offer the commands and flags the binary has: its
-// `help` and each command's `-h` are the truth.
+// The shell completions are the packaged binary's own (`ecssnap
+// completion SHELL`), and completing through the bash script, run by a
+// real bash, offers the commands `ecssnap --help` lists and the flags each
+// command's --help lists, for ecssnap and for snapshot-now.
 func TestCompletionsMatchCommands(t *testing.T) {
 	testenv.RequireTool(t, "dpkg-deb")
+	testenv.RequireTool(t, "bash")
+	// bash-completion's helpers, which the script uses as in a user's shell.
+	const bashCompletion = "/usr/share/bash-completion/bash_completion"
+	if _, err := os.Stat(bashCompletion); err != nil {
+		testenv.Unavailable(t, "bash-completion is not installed")
+	}
 	dir := packages(t)
 	arch := "amd64"
 	if hostMachine(t) == elf.EM_AARCH64 {
 		arch = "arm64"
 	}
-	bin := filepath.Join(extract(t, debPath(dir, arch)), "usr/bin/ecssnap")
+	root := extract(t, debPath(dir, arch))
+	bindir := filepath.Join(root, "usr/bin")
+	if err := os.Symlink("ecssnap", filepath.Join(bindir, "snapshot-now")); err != nil && !os.IsExist(err) {
+		t.Fatal(err)
+	}
+	// Nothing of this machine's configuration or freeze journal.
+	env := append(os.Environ(), "ECSSNAP_CONFIG=/dev/null", "ECSSNAP_STATE_DIR="+t.TempDir(),
+		"ECSSNAP_SOCKET="+filepath.Join(t.TempDir(), "none.sock"),
+		"ECSSNAP_FREEZE_JOURNAL="+filepath.Join(t.TempDir(), "freeze.json"), "PATH="+bindir+":"+os.Getenv("PATH"))
 	ecssnap := func(args ...string) string {
-		cmd := exec.Command(bin, args...)
-		// Nothing of this machine's configuration or freeze journal.
-		cmd.Env = append(os.Environ(), "ECSSNAP_CONFIG=/dev/null",
-			"ECSSNAP_FREEZE_JOURNAL="+filepath.Join(t.TempDir(), "freeze.json"))
+		cmd := exec.Command(filepath.Join(bindir, "ecssnap"), args...)
+		cmd.Env = env
 		out, err := cmd.Output()
 		if err != nil {
 			t.Fatalf("ecssnap %s: %v", strings.Join(args, " "), err)
 		}
 		return string(out)
 	}
+	for shell, file := range map[string]string{
+		"bash": "usr/share/bash-completion/completions/ecssnap",
+		"zsh":  "usr/share/zsh/vendor-completions/_ecssnap",
+		"fish": "usr/share/fish/vendor_completions.d/ecssnap.fish",
+	} {
+		got, err := os.ReadFile(filepath.Join(root, file))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if string(got) != ecssnap("completion", shell) {
+			t.Errorf("/%s is not what `ecssnap completion %s` prints", file, shell)
+		}
+	}
+	// complete runs the packaged bash script on a command line (the cursor
+	// at its end) and returns the words it offers.
+	script := filepath.Join(root, "usr/share/bash-completion/completions/ecssnap")
+	complete := func(line string) []string {
+		words := strings.Fields(line)
+		if strings.HasSuffix(line, " ") {
+			words = append(words, "")
+		}
+		prog := fmt.Sprintf(`source %q
+source %q
+COMP_TYPE=9
+COMP_WORDS=(%s); COMP_CWORD=%d; COMP_LINE=%q; COMP_POINT=${#COMP_LINE}
+__start_ecssnap
+printf '%%s\n' "${COMPREPLY[@]}"`, bashCompletion, script, quoteWords(words), len(words)-1, line)
+		cmd := exec.Command("bash", "--norc", "--noprofile", "-c", prog)
+		cmd.Env = env
+		// stderr has compopt's complaint that no completion is running.
+		out, err := cmd.Output()
+		if err != nil {
+			t.Fatalf("bash completion of %q: %v", line, err)
+		}
+		var got []string
+		for _, w := range strings.Fields(string(out)) {
+			got = append(got, w)
+		}
+		sort.Strings(got)
+		return got
+	}
 
-	// `help`: "  NAME     summary" lines after "commands:".
+	// The commands: "  NAME  summary" lines after "Available Commands:".
 	var commands []string
-	_, list, _ := strings.Cut(ecssnap("help"), "commands:\n")
+	_, list, _ := strings.Cut(ecssnap("--help"), "Available Commands:\n")
+	list, _, _ = strings.Cut(list, "\n\n")
 	for line := range strings.Lines(list) {
-		if f := strings.Fields(line); strings.HasPrefix(line, "  ") && len(f) > 0 {
+		if f := strings.Fields(line); len(f) > 0 {
 			commands = append(commands, f[0])
 		}
 	}
-	if len(commands) < 5 {
-		t.Fatalf("ecssnap help lists too few commands: %v", commands)
+	if len(commands) < 5 || !slices.Contains(commands, "now") {
+		t.Fatalf("ecssnap --help lists too few commands: %v", commands)
 	}
-	bash, err := os.ReadFile("completions/ecssnap.bash")
-	if err != nil {
-		t.Fatal(err)
-	}
-	zsh, err := os.ReadFile("completions/_ecssnap")
-	if err != nil {
-		t.Fatal(err)
-	}
-	m := regexp.MustCompile(`local commands="([^"]*)"`).FindSubmatch(bash)
-	if m == nil {
-		t.Fatal("ecssnap.bash: no commands list")
-	}
-	bashCommands := strings.Fields(string(m[1]))
-	for _, c := range append(slices.Clone(commands), "help", "version") {
-		if !slices.Contains(bashCommands, c) {
-			t.Errorf("ecssnap.bash does not complete the command %s", c)
-		}
-		if !bytes.Contains(zsh, []byte("'"+c+":")) {
-			t.Errorf("_ecssnap does not complete the command %s", c)
-		}
-	}
-	for _, c := range bashCommands {
-		if c != "help" && c != "version" && !slices.Contains(commands, c) {
-			t.Errorf("ecssnap.bash completes %s, which ecssnap help does not list", c)
-		}
+	sort.Strings(commands)
+	if got := complete("ecssnap "); !slices.Equal(got, commands) {
+		t.Errorf("ecssnap <TAB> offers %v; ecssnap --help lists %v", got, commands)
 	}
 
-	// Each command's flags, from the bash completion's case arms.
-	words := map[string][]string{}
-	nowFlags := regexp.MustCompile(`now_flags="([^"]*)"`).FindSubmatch(bash)
-	if nowFlags == nil {
-		t.Fatal("ecssnap.bash: no now_flags")
-	}
-	words["now"] = strings.Fields(string(nowFlags[1]))
-	for _, arm := range regexp.MustCompile(`(?m)^\s*([a-z| ]+)\) words="([^"]*)"`).FindAllSubmatch(bash, -1) {
-		for _, c := range strings.Split(string(arm[1]), "|") {
-			words[strings.TrimSpace(c)] = strings.Fields(string(arm[2]))
-		}
-	}
-	flagRE := regexp.MustCompile(`(?m)^  (--[a-z-]+)`)
+	flagRE := regexp.MustCompile(`(?m)^\s+(?:-[a-z], )?(--[a-z-]+)`)
 	for _, c := range commands {
-		if c == "daemon" || c == "service" || c == "hook" {
-			continue // no flags; service and hook take words
+		if c == "hook" || c == "help" || c == "completion" {
+			continue // their words are the package manager's, a command, a shell
 		}
 		var want []string
-		for _, f := range flagRE.FindAllStringSubmatch(ecssnap(c, "-h"), -1) {
+		for _, f := range flagRE.FindAllStringSubmatch(ecssnap(c, "--help"), -1) {
 			want = append(want, f[1])
 		}
-		got := slices.DeleteFunc(slices.Clone(words[c]), func(w string) bool { return w == "--help" })
 		sort.Strings(want)
-		sort.Strings(got)
-		if !slices.Equal(got, want) {
-			t.Errorf("ecssnap.bash completes %s with %v; ecssnap %s -h has %v", c, got, c, want)
+		if got := complete("ecssnap " + c + " --"); !slices.Equal(got, want) {
+			t.Errorf("ecssnap %s --<TAB> offers %v; ecssnap %s --help has %v", c, got, c, want)
 		}
-		for _, f := range want {
-			if !bytes.Contains(zsh, []byte(f+"[")) {
-				t.Errorf("_ecssnap lacks %s of %s", f, c)
+		if c == "now" {
+			if got := complete("snapshot-now --"); !slices.Equal(got, want) {
+				t.Errorf("snapshot-now --<TAB> offers %v; ecssnap now --help has %v", got, want)
 			}
 		}
 	}
+	if got, want := complete("ecssnap now --consistency "), []string{"app", "crash", "fs"}; !slices.Equal(got, want) {
+		t.Errorf("--consistency <TAB> offers %v, want %v", got, want)
+	}
+}
+
+// quoteWords quotes words for a bash array.
+func quoteWords(words []string) string {
+	q := make([]string, len(words))
+	for i, w := range words {
+		q[i] = "'" + strings.ReplaceAll(w, "'", `'\''`) + "'"
+	}
+	return strings.Join(q, " ")
 }
