@@ -100,7 +100,7 @@ func runDoctor(ctx context.Context, a *app, jsonOut *bool) error {
 		}
 	}
 	if failed > 0 {
-		return fmt.Errorf("doctor: %d checks failed; see the lines marked FAIL", failed)
+		return fmt.Errorf("doctor: %s failed; see the lines marked FAIL", plural(failed, "check", "checks"))
 	}
 	return nil
 }

@@ -44,9 +44,13 @@ func TestDoctor(t *testing.T) {
 
 	// Not on ECS: a FAIL, exit 1, and the rest says why it was not checked.
 	h.vars["ECSSNAP_METADATA_ENDPOINT"] = "http://127.0.0.1:1"
-	code, stdout, _ = h.run("ecssnap", "doctor")
+	code, stdout, stderr = h.run("ecssnap", "doctor")
 	if code != cli.ExitFailed || !strings.Contains(stdout, "FAIL  metadata service") || !strings.Contains(stdout, "not checked") {
 		t.Errorf("exit %d\n%s", code, stdout)
+	}
+	// One failed check is one, not "1 checks".
+	if fails := strings.Count(stdout, "FAIL "); fails != 1 || stderr != "ecssnap: doctor: 1 check failed; see the lines marked FAIL\n" {
+		t.Errorf("%d FAIL lines, stderr %q", fails, stderr)
 	}
 }
 

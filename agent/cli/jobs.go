@@ -113,7 +113,7 @@ func runShow(ctx context.Context, a *app, id string, jsonOut *bool) error {
 	}
 	fmt.Fprintln(w)
 	if len(v.Packages) > 0 {
-		fmt.Fprintf(w, "taken before %d package change(s):\n", len(v.Packages))
+		fmt.Fprintf(w, "taken before %s:\n", plural(len(v.Packages), "package change", "package changes"))
 		for _, p := range v.Packages {
 			fmt.Fprintf(w, "  %s\n", printable(p))
 		}

@@ -49,7 +49,12 @@ func (r *renderer) plainEvent(ev job.Event) {
 	var what string
 	switch ev.Type {
 	case "plan":
-		what = "plan: " + ev.Message
+		// One line per reason: a log line each, never one of 600
+		// characters.
+		for _, reason := range planReasons(ev) {
+			fmt.Fprintf(r.env.Stdout, "%s %s plan: %s\n", ev.Time.UTC().Format(time.RFC3339), ev.Job, reason)
+		}
+		return
 	case "create":
 		if ev.DiskID != "" {
 			what = "creating snapshot of " + ev.DiskID
@@ -85,7 +90,7 @@ func (r *renderer) terminalEvent(ev job.Event) {
 	switch ev.Type {
 	case "plan":
 		fmt.Fprintf(r.env.Stdout, "Job %s\n", ev.Job)
-		for _, line := range strings.Split(ev.Message, "; ") {
+		for _, line := range planReasons(ev) {
 			fmt.Fprintf(r.env.Stdout, "  %s\n", line)
 		}
 		return
@@ -105,12 +110,25 @@ func (r *renderer) terminalEvent(ev job.Event) {
 		switch ev.Type {
 		case "accomplished":
 			pct = 100
-		case "created":
+		case "created", "progress":
 			state = "progressing"
 		}
 		r.progress[ev.DiskID] = fmt.Sprintf("  %-24s %-24s %s %3d%% %s", ev.DiskID, ev.SnapshotID, bar(pct, 24), pct, state)
 		r.redraw()
 	}
+}
+
+// planReasons are a plan event's reasons. A daemon older than the
+// Reasons field sent only the joined message: split at "; " then, which
+// can break a reason that contains one.
+func planReasons(ev job.Event) []string {
+	if len(ev.Reasons) > 0 {
+		return ev.Reasons
+	}
+	if ev.Message == "" {
+		return nil
+	}
+	return strings.Split(ev.Message, "; ")
 }
 
 // redraw rewrites the bar lines in place.
@@ -195,19 +213,19 @@ func summary(res *job.Result) string {
 	} else {
 		b.WriteString("; nothing created;")
 	}
-	fmt.Fprintf(&b, " total %s, %d API calls",
-		(time.Duration(res.Timings.TotalMS) * time.Millisecond).Round(time.Millisecond), res.APICalls)
+	fmt.Fprintf(&b, " total %s, %s",
+		(time.Duration(res.Timings.TotalMS) * time.Millisecond).Round(time.Millisecond), plural(res.APICalls, "API call", "API calls"))
 	if res.Retries > 0 {
-		fmt.Fprintf(&b, " (%d retries)", res.Retries)
+		fmt.Fprintf(&b, " (%s)", plural(res.Retries, "retry", "retries"))
 	}
 	fmt.Fprintf(&b, "; consistency: %s", levelName(res.Consistency))
 	if f := res.Freeze; f != nil && len(f.Frozen) > 0 {
 		if f.ThawedEarly {
 			// held_ms is what the helper reported; without its report
 			// (helper-gone) nobody knows how long the freeze held.
-			fmt.Fprintf(&b, " (%d filesystems frozen; the freeze ended early: %s)", len(f.Frozen), f.ThawReason)
+			fmt.Fprintf(&b, " (%s frozen; the freeze ended early: %s)", plural(len(f.Frozen), "filesystem", "filesystems"), f.ThawReason)
 		} else {
-			fmt.Fprintf(&b, " (%d filesystems frozen for %d ms)", len(f.Frozen), f.HeldMS)
+			fmt.Fprintf(&b, " (%s frozen for %d ms)", plural(len(f.Frozen), "filesystem", "filesystems"), f.HeldMS)
 		}
 	}
 	return b.String()
@@ -228,6 +246,14 @@ func levelName(l string) string {
 		return "none"
 	}
 	return l
+}
+
+// plural is "1 API call", "2 API calls".
+func plural[N int | int64](n N, one, many string) string {
+	if n == 1 {
+		return "1 " + one
+	}
+	return fmt.Sprintf("%d %s", n, many)
 }
 
 func dash(s string) string {

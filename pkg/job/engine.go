@@ -277,8 +277,13 @@ func (r *run) execute(ctx context.Context) error {
 	}
 	ceiling, why := r.ceiling(p, desired)
 	if r.req.DryRun {
-		// What the job would reach; a real job records only what it did.
-		r.res.Consistency = ceiling.String()
+		// What the job would reach (predict: as far as can be known
+		// without running it); a real job records only what it did.
+		level, why := r.predict(p, ceiling, why)
+		r.res.Consistency = level.String()
+		if level < desired {
+			r.res.ConsistencyWhy = why
+		}
 		for i := range r.res.Snapshots {
 			r.res.Snapshots[i].State = StatePlanned
 		}
@@ -321,6 +326,7 @@ func (r *run) execute(ctx context.Context) error {
 		err = &BelowRequiredError{Achieved: level, Required: required, Why: why, Created: true}
 	case level < desired:
 		err = &DegradedError{Achieved: level, Desired: desired, Why: why}
+		r.res.ConsistencyWhy = why
 	}
 	r.finalHooks(ctx, p, err)
 	return err
@@ -438,7 +444,7 @@ func (r *run) plan(id imds.Identity, inv *Inventory, freezing bool) (*plan.Plan,
 	if len(p.Group) > 0 {
 		r.res.GroupToken = ClientToken(r.res.JobID, r.tokenKey("group"))
 	}
-	r.emit(Event{Type: "plan", Message: strings.Join(p.Reasons, "; ")})
+	r.emit(Event{Type: "plan", Message: strings.Join(p.Reasons, "; "), Reasons: p.Reasons})
 	return p, nil
 }
 

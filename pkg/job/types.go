@@ -96,24 +96,27 @@ type Timings struct {
 
 // Result is the job's outcome, for the CLI, JSON output and the job record.
 type Result struct {
-	JobID       string           `json:"job_id"`
-	InstanceID  string           `json:"instance_id"`
-	RegionID    string           `json:"region_id"`
-	ZoneID      string           `json:"zone_id,omitempty"`
-	Trigger     string           `json:"trigger"`
-	Reason      string           `json:"reason,omitempty"`
-	Consistency string           `json:"consistency"` // the level reached
-	Desired     string           `json:"consistency_desired"`
-	Required    string           `json:"consistency_required"`
-	Freeze      *FreezeResult    `json:"freeze,omitempty"`
-	Hooks       []hooks.Report   `json:"hooks,omitempty"`
-	DryRun      bool             `json:"dry_run,omitempty"`
-	Waited      bool             `json:"waited"`
-	GroupID     string           `json:"group_id,omitempty"`
-	GroupToken  string           `json:"group_client_token,omitempty"`
-	Plan        *plan.Plan       `json:"plan,omitempty"`
-	Snapshots   []SnapshotResult `json:"snapshots"`
-	Creates     []CreateCall     `json:"creates,omitempty"`
+	JobID       string `json:"job_id"`
+	InstanceID  string `json:"instance_id"`
+	RegionID    string `json:"region_id"`
+	ZoneID      string `json:"zone_id,omitempty"`
+	Trigger     string `json:"trigger"`
+	Reason      string `json:"reason,omitempty"`
+	Consistency string `json:"consistency"` // the level reached
+	Desired     string `json:"consistency_desired"`
+	// ConsistencyWhy says why Consistency is below Desired (a dry run:
+	// would be).
+	ConsistencyWhy string           `json:"consistency_why,omitempty"`
+	Required       string           `json:"consistency_required"`
+	Freeze         *FreezeResult    `json:"freeze,omitempty"`
+	Hooks          []hooks.Report   `json:"hooks,omitempty"`
+	DryRun         bool             `json:"dry_run,omitempty"`
+	Waited         bool             `json:"waited"`
+	GroupID        string           `json:"group_id,omitempty"`
+	GroupToken     string           `json:"group_client_token,omitempty"`
+	Plan           *plan.Plan       `json:"plan,omitempty"`
+	Snapshots      []SnapshotResult `json:"snapshots"`
+	Creates        []CreateCall     `json:"creates,omitempty"`
 	// Resumed is set when the job was finished by Resume after a crash.
 	Resumed bool `json:"resumed,omitempty"`
 	// WarmView is set when the job planned from the daemon's kept view
@@ -152,6 +155,8 @@ type Event struct {
 	GroupID    string    `json:"group_id,omitempty"`
 	Progress   int       `json:"progress,omitempty"`
 	Message    string    `json:"message,omitempty"`
+	// Reasons are the plan's reasons, one line each (Message joins them).
+	Reasons []string `json:"reasons,omitempty"`
 }
 
 // Clone returns a deep copy of r, for readers that must not share it with
