@@ -296,8 +296,18 @@ func TestNoCredentials(t *testing.T) {
 	os.Unsetenv("ALIBABA_CLOUD_ACCESS_KEY_ID")
 	os.Unsetenv("ALIBABA_CLOUD_ACCESS_KEY_SECRET")
 	code, _, stderr := h.run("snapshot-now")
-	if code != cli.ExitConfig || !strings.Contains(stderr, "no credentials found") {
+	// One line that names what is missing, not the chain's every provider.
+	want := "no credentials: ALIBABA_CLOUD_ACCESS_KEY_ID and ALIBABA_CLOUD_ACCESS_KEY_SECRET are not set, " + os.Getenv("HOME") + "/.alibabacloud/credentials does not exist"
+	if code != cli.ExitConfig || !strings.Contains(stderr, want) || strings.Count(stderr, "\n") != 1 ||
+		len(stderr) > 400 || strings.Contains(stderr, "unable to get credentials") {
 		t.Errorf("exit %d, stderr %q", code, stderr)
+	}
+	// Half a key: the half that is missing.
+	t.Setenv("ALIBABA_CLOUD_ACCESS_KEY_ID", h.env.AccessKeyID)
+	os.Unsetenv("ALIBABA_CLOUD_ACCESS_KEY_SECRET")
+	code, _, stderr = h.run("ecssnap", "disks")
+	if code != cli.ExitConfig || !strings.Contains(stderr, "no credentials: ALIBABA_CLOUD_ACCESS_KEY_SECRET is not set (ALIBABA_CLOUD_ACCESS_KEY_ID is)") {
+		t.Errorf("disks: exit %d, stderr %q", code, stderr)
 	}
 }
 

@@ -59,7 +59,7 @@ func (c *Credentials) GetCredentials() (cc *sdkcreds.Credentials, err error) {
 	got, err := c.chain.GetCredentials()
 	if err != nil {
 		c.chain = nil
-		return nil, fmt.Errorf("%w: %s", ErrNoCredentials, oneLine(err.Error()))
+		return nil, noCredentials(err)
 	}
 	c.source = got.ProviderName
 	return &sdkcreds.Credentials{

@@ -119,6 +119,8 @@ func (e *APIError) Hint() string {
 		return "the RAM role or key lacks permission for ecs:" + e.Action + "; attach the ecssnap RAM policy"
 	case e.Kind == KindCredentialsExpired:
 		return "the STS token expired; credentials will be refreshed, or check the instance's RAM role"
+	case e.Kind == KindNoCredentials && isNoCredentials(e.Err):
+		return "" // the error says what is missing
 	case e.Kind == KindNoCredentials:
 		return "no credentials found: attach a RAM role to the instance, or set ALIBABA_CLOUD_ACCESS_KEY_ID and ALIBABA_CLOUD_ACCESS_KEY_SECRET"
 	case e.Kind == KindAuth:
