@@ -5,12 +5,12 @@ package emucli
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"log/slog"
+	"os"
 	"strconv"
 	"strings"
 	"time"
@@ -43,6 +43,10 @@ type Ready struct {
 	// attached disk's loop device.
 	GuestRoot string            `json:"guest_root,omitempty"`
 	Devices   map[string]string `json:"devices,omitempty"`
+	// WorkDir holds the job history, socket and freeze journal of the
+	// ecssnap the settings point here; removed when the emulator stops.
+	WorkDir string `json:"work_dir"`
+	PID     int    `json:"pid"`
 }
 
 // options are the parsed flags.
@@ -56,6 +60,8 @@ type options struct {
 	faults       ecsemu.Faults
 	faultsSet    map[string]bool
 	dataDir      string
+	env, detach  bool
+	workDir      string
 }
 
 const usageText = `usage: ecssnap-emu [flags]
@@ -89,6 +95,15 @@ flags:
                         attached as loop devices; a guest view for ECSSNAP_ROOT in DIR/guest
                         (SIGHUP rebuilds it, e.g. after mounting btrfs on the disks)
   --verbose             debug logging on stderr
+  --env                 print the settings for ecssnap as shell exports instead of JSON
+  --detach              run in the background; print once ready and return
+  --work-dir DIR        where ecssnap's state goes (default: a new temporary directory,
+                        removed when the emulator stops)
+
+Point ecssnap (and any tool using the Alibaba Cloud credential chain) at it:
+  eval "$(ecssnap-emu --demo --detach --env)"
+  ecssnap disks
+  kill "$ECSSNAP_EMU_PID"
 `
 
 // Run runs ecssnap-emu with args and returns the exit code.
@@ -101,6 +116,9 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if err != nil {
 		fmt.Fprintf(stderr, "ecssnap-emu: %v (see --help)\n", err)
 		return exitUsage
+	}
+	if opts.detach {
+		return detach(args, opts.env, stdout, stderr)
 	}
 	level := slog.LevelInfo
 	if opts.verbose {
@@ -159,10 +177,21 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	defer srv.Close()
 
+	workDir := opts.workDir
+	if workDir == "" {
+		if workDir, err = os.MkdirTemp("", "ecssnap-emu-"); err != nil {
+			fmt.Fprintf(stderr, "ecssnap-emu: %v\n", err)
+			return exitFail
+		}
+	}
+	// The state of the ecssnap pointed here is the emulated instance's:
+	// it goes when the emulator does.
+	defer os.RemoveAll(workDir)
 	ready := Ready{
 		API: srv.APIURL, IMDS: srv.IMDSURL, Admin: srv.AdminURL,
 		InstanceID: sc.Instance.ID, RegionID: sc.Region, CAFile: srv.CAFile,
 		Instances: srv.InstanceIMDSURLs,
+		WorkDir:   workDir, PID: os.Getpid(),
 	}
 	if view != nil {
 		ready.GuestRoot, ready.Devices = view.root, view.devices
@@ -170,14 +199,8 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if len(sc.AccessKeys) > 0 {
 		ready.AccessKeyID, ready.AccessKeySecret = sc.AccessKeys[0].ID, sc.AccessKeys[0].Secret
 	}
-	line, err := json.Marshal(ready)
-	if err != nil {
-		fmt.Fprintf(stderr, "ecssnap-emu: encode ready line: %v\n", err)
-		return exitFail
-	}
-	if _, err := fmt.Fprintf(stdout, "%s\n", line); err != nil {
-		fmt.Fprintf(stderr, "ecssnap-emu: write ready line: %v\n", err)
-		return exitFail
+	if code := printReady(stdout, stderr, ready, opts.env); code != exitOK {
+		return code
 	}
 	if view != nil {
 		view.refreshOnHangup(ctx, emu, logger)
@@ -204,6 +227,9 @@ func parseFlags(args []string) (*options, error) {
 	fs.Int64Var(&o.seed, "seed", 0, "")
 	fs.BoolVar(&o.verbose, "verbose", false, "")
 	fs.StringVar(&o.dataDir, "data-dir", "", "")
+	fs.BoolVar(&o.env, "env", false, "")
+	fs.BoolVar(&o.detach, "detach", false, "")
+	fs.StringVar(&o.workDir, "work-dir", "", "")
 	fs.Func("latency", "", func(s string) error { return parseLatency(s, &o.faults) })
 	fs.Func("throttle-rate", "", rateFlag(&o.faults.ThrottleRate))
 	fs.Func("error-rate", "", rateFlag(&o.faults.ErrorRate))
