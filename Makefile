@@ -10,7 +10,7 @@ NETNS    := scripts/netns-run
 TESTFLAGS ?= -race -count=1 -timeout 25m
 FUZZTIME ?= 10s
 
-.PHONY: all build test vet fmt fmt-check tidy-check binaries-check lint deps demo bench fuzz clean
+.PHONY: all build test vet fmt fmt-check tidy-check binaries-check lint deps deps-package demo bench fuzz clean
 .PHONY: package chroot-test pm-test ansible-test
 .PHONY: fleet
 .PHONY: soak
@@ -20,21 +20,35 @@ FUZZTIME ?= 10s
 
 all: build
 
-# The second download is nfpm's modules (packaging/tools), for make package
-# and the package tests, which build packages offline.
+# Every module the root module's build, tests and `go mod tidy` need (all:
+# tidy also loads the tests of dependencies, which a plain `go mod download`
+# leaves out), so that everything but `make package` works offline after
+# it (GOPROXY=off GOFLAGS=-mod=mod go mod tidy -diff). `download all` would
+# add a checksum of every module to go.sum, which tidy then removes: it
+# works on a copy of go.mod and go.sum.
 deps:
-	$(GO) mod download
-	$(GO) mod download -modfile=packaging/tools/go.mod
+	@tmp=$$(mktemp -d) && cp go.mod go.sum "$$tmp"/ && \
+	$(GO) mod download -modfile="$$tmp/go.mod" all; rc=$$?; rm -rf "$$tmp"; exit $$rc
+
+# nfpm's modules (packaging/tools), which only make package and the package
+# tests need; they build packages offline.
+deps-package:
+	@tmp=$$(mktemp -d) && cp packaging/tools/go.mod packaging/tools/go.sum "$$tmp"/ && \
+	$(GO) mod download -modfile="$$tmp/go.mod" all; rc=$$?; rm -rf "$$tmp"; exit $$rc
 
 build: deps
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN)/ecssnap ./agent/cmd/ecssnap
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN)/ecssnap-emu ./agent/cmd/ecssnap-emu
 	ln -sf ecssnap $(BIN)/snapshot-now
 
-# Modules are fetched outside the namespace (it has no route to the proxy);
-# the binaries used by end-to-end tests are built first for the same reason.
-test: deps
-	$(NETNS) $(GO) test $(TESTFLAGS) $(PKGS)
+# Modules are fetched outside the namespace (it has no route to the proxy).
+# go test's output goes through ecssnap-testsummary (agent/harness/
+# testsummary): the package lines and failing tests' output as go test
+# prints them, then every skipped test with its reason and the closing line
+# "tests: N passed, N failed, N skipped"; the exit status is go test's.
+test: deps deps-package
+	CGO_ENABLED=0 $(GO) build -o $(BIN)/ecssnap-testsummary ./agent/harness/cmd/ecssnap-testsummary
+	$(NETNS) $(BIN)/ecssnap-testsummary $(GO) test -json $(TESTFLAGS) $(PKGS)
 
 vet:
 	$(GO) vet $(PKGS)
@@ -54,7 +68,7 @@ tidy-check:
 binaries-check:
 	scripts/check-tracked-binaries
 
-lint: fmt-check vet tidy-check binaries-check
+lint: deps fmt-check vet tidy-check binaries-check
 
 # Short runs of every fuzz target (one package and target at a time, as go test requires).
 fuzz: deps
@@ -169,7 +183,7 @@ consistency: build
 # separate tools module packaging/tools.
 PKG_ARCHS ?= amd64 arm64
 DIST     ?= dist
-package: deps
+package: deps deps-package
 	GO='$(GO)' LDFLAGS='$(LDFLAGS)' DIST='$(DIST)' packaging/build-packages '$(VERSION)' $(PKG_ARCHS)
 
 # A real apt transaction through the hook in a debootstrapped Debian, with
