@@ -344,6 +344,9 @@ const (
 	hookNewBench = "BenchmarkHookUncoalesced"
 )
 
+// startBench is the benchmark of what the CLI library adds to a start.
+const startBench = "BenchmarkStart"
+
 func cliRows(r *Results) []Row {
 	var rows []Row
 	limit := below(50, "50 ms")
@@ -371,6 +374,14 @@ func cliRows(r *Results) []Row {
 	for _, name := range names {
 		rows = append(rows, hookRow("hook's added time when coalesced ("+strings.TrimPrefix(name, hookBench+"/")+")", name))
 	}
+	// What the command-line library (cobra) adds to every start, which
+	// every package-manager hook pays.
+	start := row(groupCLI, "CLI library's start cost (cobra init + command tree)", "ms",
+		r.lookup(pkgCLI, startBench, "cli-lib-ms"), atMost(2, "2 ms"))
+	if f := r.lookup(pkgCLI, startBench, "exec-ms"); f.ok {
+		start.Note = fmt.Sprintf("ecssnap --version exec: %.1f ms", f.value)
+	}
+	rows = append(rows, start)
 	rows = append(rows, row(groupCLI, "new CLI to the daemon's first answer", "ms",
 		r.lookup(pkgCLI, "BenchmarkDaemon", "first-answer-ms"), atMost(20, "20 ms")))
 	return rows

@@ -24,7 +24,7 @@ type Suite struct {
 var Suites = []Suite{
 	{Package: "./pkg/topology/", Bench: "^BenchmarkDiscover64$", Benchtime: "1s"},
 	{Package: "./pkg/job/", Bench: "^BenchmarkFreezeWindow$", Benchtime: "5x"},
-	{Package: "./agent/cli/", Bench: "^(BenchmarkSnapshotNow|BenchmarkToCreated|" + hookBench + "|" + hookNewBench + "|BenchmarkDaemon)$", Benchtime: "10x"},
+	{Package: "./agent/cli/", Bench: "^(BenchmarkSnapshotNow|BenchmarkToCreated|" + hookBench + "|" + hookNewBench + "|BenchmarkDaemon|" + startBench + ")$", Benchtime: "10x"},
 	{Package: "./agent/cli/", Bench: "^BenchmarkCallsPerJob$", Benchtime: "1x"},
 	{Package: "./pkg/ecsemu/dataplane/", Bench: "^BenchmarkGroupCapturePause$", Benchtime: "100x"},
 	{Package: "./pkg/ecsemu/dataplane/", Bench: "^BenchmarkGuestSeqWrite$", Benchtime: "4x"},
