@@ -306,7 +306,7 @@ func TestHookThroughDaemon(t *testing.T) {
 		t.Errorf("the job's packages %q, want %q", jobs[0].Packages, want)
 	}
 	code, stdout, _ = h.run("ecssnap", "show", jobs[0].ID)
-	if code != 0 || !strings.Contains(stdout, "taken before 4 package change(s):\n  upgrade ecssnap-sample-a:all 1.0 -> 1.1\n") {
+	if code != 0 || !strings.Contains(stdout, "taken before 4 package changes:\n  upgrade ecssnap-sample-a:all 1.0 -> 1.1\n") {
 		t.Errorf("show: exit %d\n%s", code, stdout)
 	}
 }
