@@ -597,14 +597,11 @@ printf '%%s\n' "${COMPREPLY[@]}"`, bashCompletion, script, quoteWords(words), le
 		return got
 	}
 
-	// The commands: "  NAME  summary" lines after "Available Commands:".
+	// The commands: "  NAME  summary" lines of the groups before "Flags:".
 	var commands []string
-	_, list, _ := strings.Cut(ecssnap("--help"), "Available Commands:\n")
-	list, _, _ = strings.Cut(list, "\n\n")
-	for line := range strings.Lines(list) {
-		if f := strings.Fields(line); len(f) > 0 {
-			commands = append(commands, f[0])
-		}
+	list, _, _ := strings.Cut(ecssnap("--help"), "\nFlags:")
+	for _, m := range regexp.MustCompile(`(?m)^  ([a-z-]+)  +\S`).FindAllStringSubmatch(list, -1) {
+		commands = append(commands, m[1])
 	}
 	if len(commands) < 5 || !slices.Contains(commands, "now") {
 		t.Fatalf("ecssnap --help lists too few commands: %v", commands)

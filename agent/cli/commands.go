@@ -95,14 +95,45 @@ func newRootCmd(r *runner) *cobra.Command {
 			},
 		},
 	)
+	// In the order added (now first), not alphabetical. cobra has only
+	// a package-level switch for it; every tree here wants the same.
+	cobra.EnableCommandSorting = false
 	root.InitDefaultHelpCmd()
+	// --help lists the commands people type first, the plumbing last.
+	root.AddGroup(
+		&cobra.Group{ID: groupSnapshots, Title: "Snapshots:"},
+		&cobra.Group{ID: groupRestore, Title: "Restore:"},
+		&cobra.Group{ID: groupChecks, Title: "Checks:"},
+		&cobra.Group{ID: groupService, Title: "Service and integration:"},
+	)
 	for _, c := range root.Commands() {
 		if c.Name() == "help" {
 			c.Short = "help about any command"
 		}
+		if g, ok := commandGroups[c.Name()]; ok {
+			c.GroupID = g
+		}
 		c.Flags().SortFlags = false
 	}
 	return root
+}
+
+// Command groups of --help.
+const (
+	groupSnapshots = "snapshots"
+	groupRestore   = "restore"
+	groupChecks    = "checks"
+	groupService   = "service"
+)
+
+// commandGroups puts each command in its --help group; the rest (help)
+// are listed under "Additional Commands".
+var commandGroups = map[string]string{
+	"now": groupSnapshots, "plan": groupSnapshots, "disks": groupSnapshots, "list": groupSnapshots,
+	"show": groupSnapshots, "prune": groupSnapshots, "status": groupSnapshots,
+	"mount": groupRestore, "unmount": groupRestore, "mounts": groupRestore, "rollback": groupRestore, "image": groupRestore,
+	"doctor": groupChecks, "selftest": groupChecks, "version": groupChecks,
+	"daemon": groupService, "service": groupService, "hook": groupService, "completion": groupService,
 }
 
 // rootArgs refuses an unknown command in one line, with cobra's

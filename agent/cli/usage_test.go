@@ -61,7 +61,7 @@ func TestHelpGolden(t *testing.T) {
 		checkGolden(t, filepath.Join("testdata", "golden", "help."+args[0]+"."+name+".txt"), stdout)
 	}
 	// Without a command: the usage on stderr, exit 64.
-	if code, stdout, stderr := h.run("ecssnap"); code != cli.ExitUsage || stdout != "" || !strings.Contains(stderr, "Available Commands:") {
+	if code, stdout, stderr := h.run("ecssnap"); code != cli.ExitUsage || stdout != "" || !strings.Contains(stderr, "Snapshots:\n  now ") {
 		t.Errorf("no command: exit %d, stdout %q, stderr %q", code, stdout, stderr)
 	}
 }
