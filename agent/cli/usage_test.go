@@ -87,3 +87,30 @@ func TestFlagsAnywhere(t *testing.T) {
 		}
 	}
 }
+
+// TestCompletion: the scripts come from the command definitions and cover
+// snapshot-now too, whose completion requests are ecssnap now's.
+func TestCompletion(t *testing.T) {
+	h := &harness{t: t, vars: map[string]string{"ECSSNAP_CONFIG": "/nonexistent/config.yaml"}}
+	for shell, want := range map[string]string{
+		"bash": "complete -o default -F __start_ecssnap ecssnap snapshot-now",
+		"zsh":  "#compdef ecssnap snapshot-now",
+		"fish": "complete -c snapshot-now -n 'not __ecssnap_requires_order_preservation",
+	} {
+		code, stdout, stderr := h.run("ecssnap", "completion", shell)
+		if code != cli.ExitOK || !strings.Contains(stdout, want) || !strings.Contains(stdout, "__complete") {
+			t.Errorf("completion %s: exit %d, stderr %q, script lacks %q", shell, code, stderr, want)
+		}
+	}
+	// What the scripts ask the binary, for both names.
+	for _, args := range [][]string{{"ecssnap", "__complete", "now", "--dis"}, {"snapshot-now", "__complete", "--dis"}} {
+		code, stdout, _ := h.run(args...)
+		if code != cli.ExitOK || !strings.Contains(stdout, "--disks\t") {
+			t.Errorf("%v: exit %d\n%s", args, code, stdout)
+		}
+	}
+	code, stdout, _ := h.run("snapshot-now", "__complete", "--consistency", "")
+	if code != cli.ExitOK || !strings.HasPrefix(stdout, "crash\nfs\napp\n") {
+		t.Errorf("snapshot-now --consistency <TAB>: exit %d\n%s", code, stdout)
+	}
+}
