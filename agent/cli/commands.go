@@ -55,6 +55,12 @@ func (r *runner) with(fn runFunc) func(*cobra.Command, []string) error {
 	}
 }
 
+func init() {
+	// Commands in the order added (now first), not alphabetical. cobra
+	// has only a package-level switch for it, set once here.
+	cobra.EnableCommandSorting = false
+}
+
 // newRootCmd is `ecssnap` and its commands.
 func newRootCmd(r *runner) *cobra.Command {
 	var version bool
@@ -95,9 +101,6 @@ func newRootCmd(r *runner) *cobra.Command {
 			},
 		},
 	)
-	// In the order added (now first), not alphabetical. cobra has only
-	// a package-level switch for it; every tree here wants the same.
-	cobra.EnableCommandSorting = false
 	root.InitDefaultHelpCmd()
 	// --help lists the commands people type first, the plumbing last.
 	root.AddGroup(
