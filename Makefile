@@ -20,21 +20,23 @@ FUZZTIME ?= 10s
 
 all: build
 
-# Every module the root module's build, tests and `go mod tidy` need (all:
-# tidy also loads the tests of dependencies, which a plain `go mod download`
-# leaves out), so that everything but `make package` works offline after
-# it (GOPROXY=off GOFLAGS=-mod=mod go mod tidy -diff). `download all` would
-# add a checksum of every module to go.sum, which tidy then removes: it
-# works on a copy of go.mod and go.sum.
+# Every module the builds, tests and `go mod tidy` of the root module and
+# of the SDK compatibility module need (all: tidy also loads the tests of
+# dependencies, which a plain `go mod download` leaves out), so that
+# everything but `make package` works offline after it (GOPROXY=off
+# GOFLAGS=-mod=mod make lint). `download all` would add a checksum of every
+# module to go.sum, which tidy then removes: it works on copies of go.mod
+# and go.sum (download_all DIR).
+download_all = tmp=$$(mktemp -d) && cp $(1)/go.mod $(1)/go.sum "$$tmp"/ && \
+	(cd $(1) && $(GO) mod download -modfile="$$tmp/go.mod" all); rc=$$?; rm -rf "$$tmp"; exit $$rc
 deps:
-	@tmp=$$(mktemp -d) && cp go.mod go.sum "$$tmp"/ && \
-	$(GO) mod download -modfile="$$tmp/go.mod" all; rc=$$?; rm -rf "$$tmp"; exit $$rc
+	@$(call download_all,.)
+	@$(call download_all,pkg/ecsemu/sdkcompat)
 
 # nfpm's modules (packaging/tools), which only make package and the package
 # tests need; they build packages offline.
 deps-package:
-	@tmp=$$(mktemp -d) && cp packaging/tools/go.mod packaging/tools/go.sum "$$tmp"/ && \
-	$(GO) mod download -modfile="$$tmp/go.mod" all; rc=$$?; rm -rf "$$tmp"; exit $$rc
+	@$(call download_all,packaging/tools)
 
 build: deps
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN)/ecssnap ./agent/cmd/ecssnap
