@@ -10,7 +10,7 @@ NETNS    := scripts/netns-run
 TESTFLAGS ?= -race -count=1 -timeout 25m
 FUZZTIME ?= 10s
 
-.PHONY: all build test vet fmt fmt-check tidy-check binaries-check lint deps deps-package demo bench fuzz clean
+.PHONY: all build test vet fmt fmt-check tidy-check binaries-check lint deps deps-package deps-sdkcompat demo bench fuzz clean
 .PHONY: package chroot-test pm-test ansible-test
 .PHONY: fleet
 .PHONY: soak
@@ -20,17 +20,22 @@ FUZZTIME ?= 10s
 
 all: build
 
-# Every module the builds, tests and `go mod tidy` of the root module and
-# of the SDK compatibility module need (all: tidy also loads the tests of
-# dependencies, which a plain `go mod download` leaves out), so that
-# everything but `make package` works offline after it (GOPROXY=off
-# GOFLAGS=-mod=mod make lint). `download all` would add a checksum of every
-# module to go.sum, which tidy then removes: it works on copies of go.mod
-# and go.sum (download_all DIR).
+# Every module the root module's build, tests and `go mod tidy` need (all:
+# tidy also loads the tests of dependencies, which a plain `go mod
+# download` leaves out), so that they work offline after it. The other
+# modules' downloads are separate targets, so that `make demo` fetches
+# nothing only lint, sdk-compat or packaging need; after all three,
+# `GOPROXY=off GOFLAGS=-mod=mod make lint` works. `download all` would add
+# a checksum of every module to go.sum, which tidy then removes:
+# download_all DIR works on copies of go.mod and go.sum.
 download_all = tmp=$$(mktemp -d) && cp $(1)/go.mod $(1)/go.sum "$$tmp"/ && \
 	(cd $(1) && $(GO) mod download -modfile="$$tmp/go.mod" all); rc=$$?; rm -rf "$$tmp"; exit $$rc
 deps:
 	@$(call download_all,.)
+
+# The SDK compatibility module's (pkg/ecsemu/sdkcompat): its tidy check in
+# make lint.
+deps-sdkcompat:
 	@$(call download_all,pkg/ecsemu/sdkcompat)
 
 # nfpm's modules (packaging/tools), which only make package and the package
@@ -70,7 +75,7 @@ tidy-check:
 binaries-check:
 	scripts/check-tracked-binaries
 
-lint: deps fmt-check vet tidy-check binaries-check
+lint: deps deps-sdkcompat fmt-check vet tidy-check binaries-check
 
 # Short runs of every fuzz target (one package and target at a time, as go test requires).
 fuzz: deps
