@@ -96,27 +96,24 @@ type Timings struct {
 
 // Result is the job's outcome, for the CLI, JSON output and the job record.
 type Result struct {
-	JobID       string `json:"job_id"`
-	InstanceID  string `json:"instance_id"`
-	RegionID    string `json:"region_id"`
-	ZoneID      string `json:"zone_id,omitempty"`
-	Trigger     string `json:"trigger"`
-	Reason      string `json:"reason,omitempty"`
-	Consistency string `json:"consistency"` // the level reached
-	Desired     string `json:"consistency_desired"`
-	// ConsistencyWhy says why Consistency is below Desired (a dry run:
-	// would be).
-	ConsistencyWhy string           `json:"consistency_why,omitempty"`
-	Required       string           `json:"consistency_required"`
-	Freeze         *FreezeResult    `json:"freeze,omitempty"`
-	Hooks          []hooks.Report   `json:"hooks,omitempty"`
-	DryRun         bool             `json:"dry_run,omitempty"`
-	Waited         bool             `json:"waited"`
-	GroupID        string           `json:"group_id,omitempty"`
-	GroupToken     string           `json:"group_client_token,omitempty"`
-	Plan           *plan.Plan       `json:"plan,omitempty"`
-	Snapshots      []SnapshotResult `json:"snapshots"`
-	Creates        []CreateCall     `json:"creates,omitempty"`
+	JobID       string           `json:"job_id"`
+	InstanceID  string           `json:"instance_id"`
+	RegionID    string           `json:"region_id"`
+	ZoneID      string           `json:"zone_id,omitempty"`
+	Trigger     string           `json:"trigger"`
+	Reason      string           `json:"reason,omitempty"`
+	Consistency string           `json:"consistency"` // the level reached
+	Desired     string           `json:"consistency_desired"`
+	Required    string           `json:"consistency_required"`
+	Freeze      *FreezeResult    `json:"freeze,omitempty"`
+	Hooks       []hooks.Report   `json:"hooks,omitempty"`
+	DryRun      bool             `json:"dry_run,omitempty"`
+	Waited      bool             `json:"waited"`
+	GroupID     string           `json:"group_id,omitempty"`
+	GroupToken  string           `json:"group_client_token,omitempty"`
+	Plan        *plan.Plan       `json:"plan,omitempty"`
+	Snapshots   []SnapshotResult `json:"snapshots"`
+	Creates     []CreateCall     `json:"creates,omitempty"`
 	// Resumed is set when the job was finished by Resume after a crash.
 	Resumed bool `json:"resumed,omitempty"`
 	// WarmView is set when the job planned from the daemon's kept view
@@ -143,6 +140,10 @@ type Result struct {
 	Error      string   `json:"error,omitempty"`
 	ErrorClass string   `json:"error_class,omitempty"` // see Classify
 	Warnings   []string `json:"warnings,omitempty"`
+
+	// ConsistencyWhy says why Consistency is below Desired (a dry run:
+	// would be).
+	ConsistencyWhy string `json:"consistency_why,omitempty"`
 }
 
 // Event is one step of a job, for progress displays and NDJSON streams.
