@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"regexp"
 	"strconv"
 	"strings"
 	"time"
@@ -155,8 +156,13 @@ func rootArgs(cmd *cobra.Command, args []string) error {
 // flagError makes a flag parsing error one line that names the command and
 // where its flags are listed.
 func flagError(cmd *cobra.Command, err error) error {
-	return usagef("%s: %v (see '%s --help')", cmd.Name(), err, cmd.CommandPath())
+	// pflag's bool flags pass on strconv's message, which names a Go
+	// function rather than what the flag takes.
+	msg := boolFlagError.ReplaceAllString(err.Error(), "$1: want true or false")
+	return usagef("%s: %s (see '%s --help')", cmd.Name(), msg, cmd.CommandPath())
 }
+
+var boolFlagError = regexp.MustCompile(`^(invalid argument ".*" for ".*" flag): strconv\.ParseBool: .*$`)
 
 // noArgs refuses positional arguments.
 func noArgs(cmd *cobra.Command, args []string) error {
