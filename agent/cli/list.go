@@ -32,7 +32,7 @@ func newListCmd(r *runner) *cobra.Command {
 	}
 	jsonFlag(cmd, &f.jsonOut)
 	cmd.Flags().BoolVar(&f.snapshots, "snapshots", false, "list the managed snapshots in the cloud instead of the job history")
-	cmd.Flags().Var(rangeFlag{&f.limit, 1, 1 << 20}, "limit", "show at most `N` jobs (default 20)")
+	cmd.Flags().Var(rangeFlag{&f.limit, 1, 1 << 20}, "limit", "show at most `N` jobs")
 	return cmd
 }
 

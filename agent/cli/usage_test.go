@@ -114,3 +114,20 @@ func TestCompletion(t *testing.T) {
 		t.Errorf("snapshot-now --consistency <TAB>: exit %d\n%s", code, stdout)
 	}
 }
+
+// TestHelpSaysDefaultsOnce: every command's help states a default once.
+func TestHelpSaysDefaultsOnce(t *testing.T) {
+	h := &harness{t: t, vars: map[string]string{"ECSSNAP_CONFIG": "/nonexistent/config.yaml"}}
+	for _, c := range []string{"now", "plan", "disks", "list", "show", "prune", "status", "doctor", "selftest",
+		"mount", "unmount", "mounts", "rollback", "image", "daemon", "service", "completion", "version"} {
+		code, stdout, _ := h.run("ecssnap", c, "--help")
+		if code != cli.ExitOK {
+			t.Errorf("%s --help: exit %d", c, code)
+		}
+		for _, line := range strings.Split(stdout, "\n") {
+			if strings.Count(line, "(default") > 1 {
+				t.Errorf("%s --help: %q", c, line)
+			}
+		}
+	}
+}
