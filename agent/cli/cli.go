@@ -91,6 +91,9 @@ func Run(ctx context.Context, args []string, env Env) int {
 		rest = snapshotNowArgs(rest)
 	}
 	root := newRootCmd(&runner{env: env})
+	if len(rest) > 0 && rest[0] == finishCommand {
+		root, rest = newFinishCmd(&runner{env: env}), rest[1:]
+	}
 	root.SetArgs(rest)
 	root.SetOut(env.Stdout)
 	root.SetErr(env.Stderr)

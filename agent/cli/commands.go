@@ -92,8 +92,6 @@ func newRootCmd(r *runner) *cobra.Command {
 		newPruneCmd(r), newDoctorCmd(r), newStatusCmd(r), newSelftestCmd(r),
 		newMountCmd(r), newUnmountCmd(r), newMountsCmd(r), newRollbackCmd(r), newImageCmd(r),
 		newDaemonCmd(r), newServiceCmd(r), newHookCmd(r), newCompletionCmd(),
-		// Not listed: ecssnap runs it itself (handoff.go).
-		&cobra.Command{Use: finishCommand, Hidden: true, Args: noArgs, RunE: r.with(runFinish)},
 		&cobra.Command{
 			Use: "version", Short: "print the version", Args: noArgs,
 			RunE: func(*cobra.Command, []string) error {
@@ -120,6 +118,16 @@ func newRootCmd(r *runner) *cobra.Command {
 		c.Flags().SortFlags = false
 	}
 	return root
+}
+
+// newFinishCmd is the hidden command ecssnap runs itself (handoff.go),
+// a tree of its own: as a hidden command of the root it would still widen
+// the command column of --help.
+func newFinishCmd(r *runner) *cobra.Command {
+	return &cobra.Command{
+		Use: finishCommand, Args: noArgs, RunE: r.with(runFinish),
+		SilenceErrors: true, SilenceUsage: true,
+	}
 }
 
 // Command groups of --help.
