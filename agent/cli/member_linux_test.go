@@ -85,6 +85,10 @@ func apiHelper() int {
 type member struct {
 	name     string
 	uid, gid int
+	// group is the gid of group ecssnap when the member was made: its
+	// processes are given it explicitly, not through /etc/group, which
+	// other tests running at the same time rewrite.
+	group int
 }
 
 // newMember creates group ecssnap (unless it exists) and a user in it, and
@@ -107,7 +111,12 @@ func newMember(t *testing.T) member {
 	name := u.Username
 	uid, _ := strconv.Atoi(u.Uid)
 	gid, _ := strconv.Atoi(u.Gid)
-	return member{name: name, uid: uid, gid: gid}
+	g, err := user.LookupGroup(memberGroup)
+	if err != nil {
+		t.Fatalf("group %s: %v", memberGroup, err)
+	}
+	group, _ := strconv.Atoi(g.Gid)
+	return member{name: name, uid: uid, gid: gid, group: group}
 }
 
 // memberDaemon is `ecssnap daemon` (this binary) run as root, with
@@ -204,7 +213,7 @@ func withoutLogLevel(env []string) []string {
 // environment, and returns its exit code, stdout and stderr.
 func (d *memberDaemon) asMember(m member, extra []string, args ...string) (int, string, string) {
 	d.t.Helper()
-	cmd := exec.Command("setpriv", append([]string{"--reuid", m.name, "--regid", strconv.Itoa(m.gid), "--init-groups", d.bin}, args...)...)
+	cmd := exec.Command("setpriv", append([]string{"--reuid", m.name, "--regid", strconv.Itoa(m.gid), "--groups", strconv.Itoa(m.group), d.bin}, args...)...)
 	cmd.Env = append(append([]string{"PATH=/usr/sbin:/usr/bin:/sbin:/bin", "HOME=/"}, d.vars...), extra...)
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
