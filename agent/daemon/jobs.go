@@ -425,7 +425,7 @@ func (j *Jobs) finish(e *Job, res *job.Result, err error, interrupted bool) {
 	// the metrics after its event stream closes sees this job in them.
 	j.metrics.observe(res)
 	if res != nil && !res.DryRun {
-		j.inv.addCreated(createdCount(res))
+		j.inv.addCreated(res.CreatedCount())
 	}
 	for _, s := range subs {
 		close(s)
@@ -512,15 +512,4 @@ func closeOnce(ch chan struct{}) {
 	default:
 		close(ch)
 	}
-}
-
-// createdCount is how many snapshots a job created.
-func createdCount(res *job.Result) int {
-	n := 0
-	for _, s := range res.Snapshots {
-		if s.SnapshotID != "" || s.State == job.StateCreated {
-			n++
-		}
-	}
-	return n
 }

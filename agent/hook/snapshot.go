@@ -154,13 +154,7 @@ func done(res *job.Result) string {
 	if res.Waited {
 		state = "completed"
 	}
-	n := 0
-	for _, s := range res.Snapshots {
-		if s.SnapshotID != "" {
-			n++
-		}
-	}
-	return fmt.Sprintf("job %s, %d snapshot(s) %s", res.JobID, n, state)
+	return fmt.Sprintf("job %s, %d snapshot(s) %s", res.JobID, res.CreatedCount(), state)
 }
 
 // failureText is what failed, in one line, or "" for success.

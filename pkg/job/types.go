@@ -160,6 +160,19 @@ type Event struct {
 	Reasons []string `json:"reasons,omitempty"`
 }
 
+// CreatedCount is how many snapshots the job created: those the cloud
+// named, and a group's members before DescribeSnapshotGroups named them
+// (their create was accepted with the group's).
+func (r *Result) CreatedCount() int {
+	n := 0
+	for _, s := range r.Snapshots {
+		if s.SnapshotID != "" || s.State == StateCreated {
+			n++
+		}
+	}
+	return n
+}
+
 // Clone returns a deep copy of r, for readers that must not share it with
 // a job still writing it.
 func (r *Result) Clone() *Result {
