@@ -23,6 +23,9 @@ type jobOptions struct {
 	// joined, when not nil, is set to whether the request joined a job
 	// already asked for (the same session) instead of starting one.
 	joined *bool
+	// hook is a package manager's request: in process, its job is never
+	// handed off (see inProcess).
+	hook bool
 }
 
 // runJob runs req through the daemon when one answers on the socket, and
@@ -37,7 +40,7 @@ func (a *app) runJob(ctx context.Context, req job.Request, o jobOptions, out *re
 			return res, err
 		}
 	}
-	return a.inProcess(ctx, creq, out, o.joined)
+	return a.inProcess(ctx, creq, out, o)
 }
 
 func createRequest(req job.Request, o jobOptions) localapi.CreateJobRequest {
@@ -132,7 +135,7 @@ const lockWait = 10 * time.Minute
 // inProcess runs the job here: recorded in the store (crash-safe, and
 // resumed by the next ecssnap), or unrecorded for a user who may not write
 // it.
-func (a *app) inProcess(ctx context.Context, creq localapi.CreateJobRequest, out *renderer, joined *bool) (*job.Result, error) {
+func (a *app) inProcess(ctx context.Context, creq localapi.CreateJobRequest, out *renderer, o jobOptions) (*job.Result, error) {
 	st, err := a.openStore(ctx, creq.DryRun)
 	if err != nil {
 		return nil, err
@@ -144,8 +147,11 @@ func (a *app) inProcess(ctx context.Context, creq localapi.CreateJobRequest, out
 	// created; a process of ours started for it finishes the rest. Not a
 	// caller that asked for JSON: it reads the snapshots' IDs from the
 	// answer (fleet reports, scripts), and a group's member IDs are known
-	// only after DescribeSnapshotGroups.
-	handOff := st != nil && !creq.Complete && !out.json && a.env.Self != ""
+	// only after DescribeSnapshotGroups. Nor a package manager's hook: the
+	// transaction starts changing files the moment it returns, possibly in
+	// a chroot or --root where no process of ours could finish the job, and
+	// its line must say what was made.
+	handOff := st != nil && !creq.Complete && !out.json && !o.hook && a.env.Self != ""
 	engine := func(emit func(job.Event)) *job.Engine {
 		e := a.engine(emit)
 		e.HandOff = handOff
@@ -164,8 +170,8 @@ func (a *app) inProcess(ctx context.Context, creq localapi.CreateJobRequest, out
 	if err != nil {
 		return nil, err
 	}
-	if joined != nil {
-		*joined = wasJoined
+	if o.joined != nil {
+		*o.joined = wasJoined
 	}
 	past, live := jobs.Subscribe(j)
 	followed := make(chan struct{})
