@@ -80,7 +80,7 @@ func (a *app) submitHook(ctx context.Context, req job.Request, session, cmdline 
 	}
 	out := newRenderer(Env{Stdout: events, Stderr: a.env.Stderr, Getenv: a.env.Getenv, Now: a.env.Now}, false, req.Wait)
 	var joined bool
-	res, err := a.runJob(ctx, req, jobOptions{session: session, cmdline: cmdline, joined: &joined, hook: true}, out)
+	res, err := a.runJob(ctx, req, jobOptions{session: session, cmdline: cmdline, joined: &joined}, out)
 	if err != nil {
 		err = &hookJobError{err: err, class: hookClass(err)}
 	}

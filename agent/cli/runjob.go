@@ -23,9 +23,14 @@ type jobOptions struct {
 	// joined, when not nil, is set to whether the request joined a job
 	// already asked for (the same session) instead of starting one.
 	joined *bool
-	// hook is a package manager's request: in process, its job is never
-	// handed off (see inProcess).
-	hook bool
+	// handOff lets an in-process job that does not wait end this process
+	// once its creates are recorded, a detached ecssnap finishing the rest
+	// (see inProcess). Only a caller that needs nothing more from the
+	// answer asks for it: not JSON output, whose reader wants the group's
+	// member IDs, and not a package manager's hook, whose transaction
+	// changes files as soon as it returns, maybe in a chroot or --root
+	// where no process of ours could finish the job.
+	handOff bool
 }
 
 // runJob runs req through the daemon when one answers on the socket, and
@@ -143,15 +148,10 @@ func (a *app) inProcess(ctx context.Context, creq localapi.CreateJobRequest, out
 	if st != nil {
 		defer st.Close()
 	}
-	// A caller that does not wait is answered once the snapshots are
-	// created; a process of ours started for it finishes the rest. Not a
-	// caller that asked for JSON: it reads the snapshots' IDs from the
-	// answer (fleet reports, scripts), and a group's member IDs are known
-	// only after DescribeSnapshotGroups. Nor a package manager's hook: the
-	// transaction starts changing files the moment it returns, possibly in
-	// a chroot or --root where no process of ours could finish the job, and
-	// its line must say what was made.
-	handOff := st != nil && !creq.Complete && !out.json && !o.hook && a.env.Self != ""
+	// A caller that does not wait and asked for it (jobOptions.handOff) is
+	// answered once the snapshots are created; a process of ours started
+	// for it finishes the rest.
+	handOff := o.handOff && st != nil && !creq.Complete && a.env.Self != ""
 	engine := func(emit func(job.Event)) *job.Engine {
 		e := a.engine(emit)
 		e.HandOff = handOff
