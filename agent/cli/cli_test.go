@@ -34,6 +34,9 @@ func TestMain(m *testing.M) {
 	// Tests that need ecssnap as a separate process (a daemon to kill) run
 	// this binary as it.
 	if os.Getenv(runCLIEnv) == "1" {
+		if os.Getenv(finisherDiesEnv) == "1" && len(os.Args) > 1 && os.Args[1] == "finish-handed-off" {
+			os.Exit(137) // as if killed before it took the store
+		}
 		ctx, stop := cli.SignalContext(context.Background())
 		code := cli.Run(ctx, append([]string{"ecssnap"}, os.Args[1:]...), cli.OSEnv())
 		stop()
@@ -44,6 +47,10 @@ func TestMain(m *testing.M) {
 
 // runCLIEnv makes the test binary behave as the ecssnap binary.
 const runCLIEnv = "ECSSNAP_TEST_RUN_CLI"
+
+// finisherDiesEnv makes the process a handed-off job starts to finish it
+// die at once, as if killed.
+const finisherDiesEnv = "ECSSNAP_TEST_FINISHER_DIES"
 
 // harness runs the CLI in process against one emulator.
 type harness struct {

@@ -70,8 +70,9 @@ var classExit = map[string]int{
 	job.ClassPermission: ExitPermission, job.ClassConfig: ExitConfig,
 }
 
-// remoteJobError is a job the daemon ran that ended in error; only its
-// message and class crossed the socket.
+// remoteJobError is a job the daemon ran that ended in error (only its
+// message and class crossed the socket), or a job another process runs
+// that did not end in time.
 type remoteJobError struct{ msg, class string }
 
 func (e *remoteJobError) Error() string { return e.msg }

@@ -70,7 +70,10 @@ func listJobs(ctx context.Context, a *app, limit int, jsonOut bool) error {
 }
 
 func newShowCmd(r *runner) *cobra.Command {
-	var jsonOut bool
+	var (
+		jsonOut bool
+		w       showWait
+	)
 	cmd := &cobra.Command{
 		Use:   "show JOB [flags]",
 		Short: "show one job",
@@ -78,15 +81,33 @@ func newShowCmd(r *runner) *cobra.Command {
 			if len(args) != 1 {
 				return usagef("show: name one job (see 'ecssnap list')")
 			}
+			if cmd.Flags().Changed("timeout") && !w.wait {
+				return usagef("show: --timeout goes with --wait")
+			}
 			return nil
 		},
 		RunE: r.with(func(ctx context.Context, a *app, args []string) error {
+			if w.wait {
+				if err := a.waitJobEnd(ctx, args[0], w.timeout); err != nil {
+					return err
+				}
+			}
 			return runShow(ctx, a, args[0], &jsonOut)
 		}),
 		ValidArgsFunction: r.completeJobs,
 	}
 	jsonFlag(cmd, &jsonOut)
+	fs := cmd.Flags()
+	fs.BoolVar(&w.wait, "wait", false, "wait until the job has ended: its snapshots created and its bookkeeping done (a job that waits: every snapshot finished)")
+	w.timeout = defaultShowWait
+	fs.Var(durationFlag{&w.timeout}, "timeout", "how long --wait waits, a `DURATION` like 90s")
 	return cmd
+}
+
+// showWait are show's --wait and --timeout.
+type showWait struct {
+	wait    bool
+	timeout time.Duration
 }
 
 // runShow prints one job's record.

@@ -111,7 +111,7 @@ func runNow(ctx context.Context, a *app, f *nowFlags) error {
 		req.RetentionDays = a.cfg.Retention.RetentionDays(req.Trigger, f.important)
 	}
 	out := newRenderer(a.env, f.json, req.Wait)
-	res, err := a.runJob(ctx, req, jobOptions{force: f.force, session: f.session, cmdline: strings.Join(os.Args, " "), handOff: !f.json}, out)
+	res, err := a.runJob(ctx, req, jobOptions{force: f.force, session: f.session, cmdline: strings.Join(os.Args, " ")}, out)
 	err = jobInterrupted(ctx, res, err)
 	out.result(res, err)
 	return err

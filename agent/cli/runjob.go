@@ -23,14 +23,6 @@ type jobOptions struct {
 	// joined, when not nil, is set to whether the request joined a job
 	// already asked for (the same session) instead of starting one.
 	joined *bool
-	// handOff lets an in-process job that does not wait end this process
-	// once its creates are recorded, a detached ecssnap finishing the rest
-	// (see inProcess). Only a caller that needs nothing more from the
-	// answer asks for it: not JSON output, whose reader wants the group's
-	// member IDs, and not a package manager's hook, whose transaction
-	// changes files as soon as it returns, maybe in a chroot or --root
-	// where no process of ours could finish the job.
-	handOff bool
 }
 
 // runJob runs req through the daemon when one answers on the socket, and
@@ -148,10 +140,13 @@ func (a *app) inProcess(ctx context.Context, creq localapi.CreateJobRequest, out
 	if st != nil {
 		defer st.Close()
 	}
-	// A caller that does not wait and asked for it (jobOptions.handOff) is
-	// answered once the snapshots are created; a process of ours started
-	// for it finishes the rest.
-	handOff := o.handOff && st != nil && !creq.Complete && a.env.Self != ""
+	// A caller that does not wait is answered once the snapshots are
+	// created, as the daemon answers it: the point in time is fixed then.
+	// A process of ours started for it finishes the rest (the group's
+	// member IDs, tags, the record); `ecssnap show --wait JOB` waits for
+	// that. Without a writable store nobody could finish it: the job ends
+	// here.
+	handOff := st != nil && !creq.Complete && a.env.Self != ""
 	engine := func(emit func(job.Event)) *job.Engine {
 		e := a.engine(emit)
 		e.HandOff = handOff
