@@ -293,8 +293,7 @@ func (e *env) trial(ctx context.Context, method string, gap time.Duration) (Tria
 	case <-ctx.Done():
 	}
 	t0 := time.Now()
-	snaps, achieved, capErr := e.capture(ctx, method, gap)
-	t1 := time.Now()
+	snaps, achieved, t1, capErr := e.capture(ctx, method, gap)
 	time.Sleep(afterCapture)
 	if err := stopWriters(); err != nil {
 		return Trial{}, fmt.Errorf("writer: %w", err)
@@ -326,19 +325,33 @@ func (e *env) emulatorFor(method string) *emuEnv {
 }
 
 // capture snapshots the workload's disks by method and returns the
-// snapshot IDs in disk order and the consistency ecssnap reports.
-func (e *env) capture(ctx context.Context, method string, gap time.Duration) ([]string, string, error) {
+// snapshot IDs in disk order, the consistency ecssnap reports, and when
+// the method's caller had its answer (the snapshots' IDs may be learned
+// after that).
+func (e *env) capture(ctx context.Context, method string, gap time.Duration) ([]string, string, time.Time, error) {
+	var (
+		snaps    []string
+		achieved string
+		err      error
+		answered time.Time
+	)
 	switch method {
 	case MethodPerDisk:
-		return e.perDisk(ctx, gap)
+		snaps, achieved, err = e.perDisk(ctx, gap)
+		answered = time.Now()
 	case MethodCrashGroup:
-		return e.ecssnap(ctx, e.group, "crash", true)
+		snaps, achieved, answered, err = e.ecssnap(ctx, e.group, "crash", true)
 	case MethodFSGroup:
-		return e.ecssnap(ctx, e.group, "fs", true)
+		snaps, achieved, answered, err = e.ecssnap(ctx, e.group, "fs", true)
 	case MethodFSNoGroup:
-		return e.ecssnap(ctx, e.noGroup, "fs", false)
+		snaps, achieved, answered, err = e.ecssnap(ctx, e.noGroup, "fs", false)
+	default:
+		err = fmt.Errorf("unknown method %q", method)
 	}
-	return nil, "", fmt.Errorf("unknown method %q", method)
+	if answered.IsZero() {
+		answered = time.Now()
+	}
+	return snaps, achieved, answered, err
 }
 
 // perDisk is the documentation's procedure: CreateSnapshot for one disk
@@ -381,23 +394,33 @@ func ecsClient(ee *emuEnv) (*ecs.Client, error) {
 // ecssnap runs `ecssnap now` as a user would, against the emulator, with
 // the guest view as its root; wantGroup says whether the plan must (or
 // must not) have used a snapshot group for a closure of several disks.
-func (e *env) ecssnap(ctx context.Context, ee *emuEnv, level string, wantGroup bool) ([]string, string, error) {
+// It returns the snapshot IDs in disk order, the consistency reached and
+// when `now` answered.
+func (e *env) ecssnap(ctx context.Context, ee *emuEnv, level string, wantGroup bool) ([]string, string, time.Time, error) {
 	cmd := exec.CommandContext(ctx, e.opts.Ecssnap, "now", "--consistency", level, "--require", level,
 		"--no-wait", "--json", "--reason", "consistency experiment", "--trigger", "consistency")
 	cmd.Env = ee.vars
 	var out, errb bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errb
 	runErr := cmd.Run()
+	answered := time.Now()
 	var res job.Result
 	if err := json.Unmarshal(out.Bytes(), &res); err != nil {
-		return nil, "", fmt.Errorf("ecssnap now: %v; %s", runErr, lastLine(errb.String()))
+		return nil, "", answered, fmt.Errorf("ecssnap now: %v; %s", runErr, lastLine(errb.String()))
 	}
 	if runErr != nil {
-		return nil, res.Consistency, fmt.Errorf("ecssnap now: %v: %s %s", runErr, res.Error, lastLine(errb.String()))
+		return nil, res.Consistency, answered, fmt.Errorf("ecssnap now: %v: %s %s", runErr, res.Error, lastLine(errb.String()))
 	}
 	// One disk needs no group: the plan takes a plain snapshot of it.
 	if len(e.ids) > 1 && (res.GroupID != "") != wantGroup {
-		return nil, res.Consistency, fmt.Errorf("ecssnap now: group %q, but this method needs group=%v", res.GroupID, wantGroup)
+		return nil, res.Consistency, answered, fmt.Errorf("ecssnap now: group %q, but this method needs group=%v", res.GroupID, wantGroup)
+	}
+	if res.GroupID != "" {
+		// The answer comes once the group is created; its members are
+		// named a round trip later, when the job ends.
+		if err := e.ended(ctx, ee, &res); err != nil {
+			return nil, res.Consistency, answered, err
+		}
 	}
 	byDisk := map[string]string{}
 	for _, s := range res.Snapshots {
@@ -406,11 +429,30 @@ func (e *env) ecssnap(ctx context.Context, ee *emuEnv, level string, wantGroup b
 	var ids []string
 	for _, d := range e.ids {
 		if byDisk[d] == "" {
-			return nil, res.Consistency, fmt.Errorf("ecssnap now: no snapshot of disk %s", d)
+			return nil, res.Consistency, answered, fmt.Errorf("ecssnap now: no snapshot of disk %s", d)
 		}
 		ids = append(ids, byDisk[d])
 	}
-	return ids, res.Consistency, nil
+	return ids, res.Consistency, answered, nil
+}
+
+// ended replaces res by the job as it ended (`ecssnap show --wait`).
+func (e *env) ended(ctx context.Context, ee *emuEnv, res *job.Result) error {
+	cmd := exec.CommandContext(ctx, e.opts.Ecssnap, "show", "--wait", "--timeout", "1m", "--json", res.JobID)
+	cmd.Env = ee.vars
+	var out, errb bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	if err := cmd.Run(); err != nil {
+		return fmt.Errorf("ecssnap show --wait %s: %v: %s", res.JobID, err, lastLine(errb.String()))
+	}
+	var v struct {
+		Result *job.Result `json:"result"`
+	}
+	if err := json.Unmarshal(out.Bytes(), &v); err != nil || v.Result == nil {
+		return fmt.Errorf("ecssnap show --wait %s: no result in %q (%v)", res.JobID, out.String(), err)
+	}
+	*res = *v.Result
+	return nil
 }
 
 // judge clones the snapshots into new disks through ee's API (see
