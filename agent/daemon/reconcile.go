@@ -2,6 +2,7 @@ package daemon
 
 import (
 	"fmt"
+	"time"
 
 	"github.com/ecssnap/ecssnap/pkg/job"
 	"github.com/ecssnap/ecssnap/pkg/store"
@@ -20,7 +21,7 @@ func (j *Jobs) Reconcile() error {
 	if err != nil {
 		return fmt.Errorf("list unfinished jobs: %w", err)
 	}
-	finished, err := j.store.List(store.ListOptions{Limit: maxRecent})
+	finished, err := j.store.List(store.ListOptions{Limit: maxRecent, Since: j.now().Add(-max(joinHorizon, j.window))})
 	if err != nil {
 		return fmt.Errorf("list recent jobs: %w", err)
 	}
@@ -47,6 +48,12 @@ func (j *Jobs) Reconcile() error {
 	}
 	return nil
 }
+
+// joinHorizon bounds how old a finished job Reconcile remembers may be: a
+// request joins a job of its own session (a package manager's run) or
+// one inside the coalescing window, rarely one of yesterday, and every
+// record remembered is a file read before an in-process job's first call.
+const joinHorizon = 24 * time.Hour
 
 // rememberFinished keeps the last finished jobs (recs newest first) as
 // recent ones, so that requests join them as they would have in the

@@ -3,12 +3,10 @@ package store
 import (
 	"cmp"
 	"errors"
-	"fmt"
 	"io/fs"
 	"os"
 	"path/filepath"
 	"slices"
-	"strings"
 	"time"
 )
 
@@ -26,17 +24,23 @@ func (s *Store) List(opts ListOptions) ([]*Record, error) {
 		return nil, ErrClosed
 	}
 	keep := func(created time.Time) bool { return opts.Since.IsZero() || !created.Before(opts.Since) }
-	if s.readOnly {
-		recs, err := s.scan(false)
-		if err != nil {
-			return nil, err
-		}
-		recs = slices.DeleteFunc(recs, func(r *Record) bool { return !keep(r.Created) })
-		slices.SortFunc(recs, newestFirst)
-		return limit(recs, opts.Limit), nil
+	index, err := s.current()
+	if err != nil {
+		return nil, err
 	}
-	ids := s.sortedIDs(func(e entry) bool { return keep(e.created) })
+	ids := sortedIDs(index, func(e entry) bool { return keep(e.created) })
 	return s.readAll(limit(ids, opts.Limit)), nil
+}
+
+// current is the index of the records: the writable store's own, or for a
+// read-only one, what the directory holds now (the daemon may have written
+// since the last read).
+func (s *Store) current() (map[string]entry, error) {
+	if !s.readOnly {
+		return s.index, nil
+	}
+	idx, _, _, err := s.entries(false)
+	return idx, err
 }
 
 // Unfinished returns every record not in StateDone, oldest first, which is
@@ -47,17 +51,11 @@ func (s *Store) Unfinished() ([]*Record, error) {
 	if s.closed {
 		return nil, ErrClosed
 	}
-	var recs []*Record
-	if s.readOnly {
-		all, err := s.scan(false)
-		if err != nil {
-			return nil, err
-		}
-		recs = slices.DeleteFunc(all, func(r *Record) bool { return r.Finished() })
-		slices.SortFunc(recs, newestFirst)
-	} else {
-		recs = s.readAll(s.sortedIDs(func(e entry) bool { return e.state != StateDone }))
+	index, err := s.current()
+	if err != nil {
+		return nil, err
 	}
+	recs := s.readAll(sortedIDs(index, func(e entry) bool { return e.state != StateDone }))
 	slices.Reverse(recs)
 	return recs, nil
 }
@@ -81,16 +79,16 @@ func (s *Store) Prune(keep int, olderThan time.Duration) (int, error) {
 	return removed, errors.Join(errs...)
 }
 
-// sortedIDs returns the indexed IDs that match, newest first.
-func (s *Store) sortedIDs(match func(entry) bool) []string {
+// sortedIDs returns the IDs in index that match, newest first.
+func sortedIDs(index map[string]entry, match func(entry) bool) []string {
 	var ids []string
-	for id, e := range s.index {
+	for id, e := range index {
 		if match(e) {
 			ids = append(ids, id)
 		}
 	}
 	slices.SortFunc(ids, func(a, b string) int {
-		if c := s.index[b].created.Compare(s.index[a].created); c != 0 {
+		if c := index[b].created.Compare(index[a].created); c != 0 {
 			return c
 		}
 		return cmp.Compare(b, a)
@@ -98,9 +96,9 @@ func (s *Store) sortedIDs(match func(entry) bool) []string {
 	return ids
 }
 
-// readAll reads the records of a writable store. The index says they exist;
-// one that vanished or broke since Open is logged and left out, so that one
-// bad file cannot hide every other job.
+// readAll reads the records the index names. One that vanished or broke
+// since it was indexed is logged and left out, so that one bad file cannot
+// hide every other job.
 func (s *Store) readAll(ids []string) []*Record {
 	recs := make([]*Record, 0, len(ids))
 	for _, id := range ids {
@@ -112,52 +110,6 @@ func (s *Store) readAll(ids []string) []*Record {
 		recs = append(recs, rec)
 	}
 	return recs
-}
-
-// scan reads every record in the directory. A writable store (clean) also
-// removes temp files left by interrupted writes and moves undecodable
-// records aside; a read-only store only logs them, because the daemon may
-// be writing at that moment and the directory is not the reader's to change.
-func (s *Store) scan(clean bool) ([]*Record, error) {
-	ents, err := os.ReadDir(s.jobs)
-	if err != nil {
-		return nil, fmt.Errorf("list job records: %w", err)
-	}
-	var recs []*Record
-	changed := false
-	for _, ent := range ents {
-		name := ent.Name()
-		switch {
-		case isTempName(name):
-			if clean {
-				s.removeTemp(name)
-				changed = true
-			}
-			continue
-		case !ent.Type().IsRegular() || !strings.HasSuffix(name, recordSuffix):
-			continue // .corrupt files and anything else that is not a record
-		}
-		rec, err := s.read(name)
-		switch {
-		case err == nil:
-			recs = append(recs, rec)
-		case errors.Is(err, fs.ErrNotExist):
-			// Pruned by the daemon between ReadDir and the read.
-		case errors.Is(err, ErrNewerVersion):
-			s.log.Warn("job record from a newer ecssnap; skipped and left in place", "file", name, "err", err)
-		case errors.Is(err, ErrCorrupt) && clean:
-			s.quarantine(name, err)
-			changed = true
-		default:
-			s.log.Error("job record unreadable; skipped", "file", name, "err", err)
-		}
-	}
-	if changed {
-		if err := syncDir(s.jobs); err != nil {
-			return nil, err
-		}
-	}
-	return recs, nil
 }
 
 func (s *Store) removeTemp(name string) {

@@ -51,7 +51,7 @@ func (s *Store) Retain(r Retention) (int, error) {
 // removal's error starts with failed. Retain and Prune both remove this way.
 // The caller holds s.mu.
 func (s *Store) removeDone(drop func(i int, e entry) bool, failed string) (int, []error) {
-	done := s.sortedIDs(func(e entry) bool { return e.state == StateDone })
+	done := sortedIDs(s.index, func(e entry) bool { return e.state == StateDone })
 	removed := 0
 	var errs []error
 	for i, id := range done {

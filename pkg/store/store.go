@@ -88,6 +88,8 @@ type Store struct {
 	// index mirrors the records on disk for a writable store, which is the
 	// only writer while it holds the lock. Read-only stores scan instead.
 	index map[string]entry
+	// indexLines counts the lines of the index file (index.go).
+	indexLines int
 }
 
 // entry is what List, Unfinished and Prune need without reading a file.
@@ -110,14 +112,14 @@ func Open(dir string, opts Options) (*Store, error) {
 		return nil, err
 	}
 	s.lock = lock
-	recs, err := s.scan(true)
+	idx, read, lines, err := s.entries(true)
 	if err != nil {
 		_ = lock.Close()
 		return nil, err
 	}
-	s.index = make(map[string]entry, len(recs))
-	for _, r := range recs {
-		s.index[r.ID] = entry{created: r.Created, state: r.State}
+	s.index, s.indexLines = idx, lines
+	if read > 0 || lines < 0 || lines > 2*len(idx)+64 {
+		s.writeIndex()
 	}
 	return s, nil
 }
@@ -187,6 +189,10 @@ func (s *Store) Save(rec *Record) error {
 	if err := s.writable(); err != nil {
 		return err
 	}
+	if s.index[rec.ID].state == StateDone && rec.State != StateDone {
+		// The index trusts a done record without reading it (index.go).
+		return fmt.Errorf("save job %s: it is done, and a finished job is not reopened", rec.ID)
+	}
 	now := s.now()
 	rec.Version = RecordVersion
 	rec.Updated = now
@@ -201,6 +207,7 @@ func (s *Store) Save(rec *Record) error {
 		return fmt.Errorf("save job %s: %w", rec.ID, err)
 	}
 	s.index[rec.ID] = entry{created: rec.Created, state: rec.State}
+	s.noteIndex(rec.ID)
 	return nil
 }
 
