@@ -8,7 +8,9 @@
 // so a crash never damages a committed record; a record that is somehow
 // unreadable costs that one job, not the log behind it; and pruning is a
 // file removal instead of a compaction. Jobs come at human rates, so the two
-// fsyncs per Save are cheap.
+// fsyncs per Save are cheap. Beside jobs/, jobs.index caches which records
+// are finished, so that opening a store with a long history reads only the
+// unfinished ones (index.go).
 //
 // One process writes a store at a time, enforced by flock on store.lock.
 // Readers (ecssnap list and show while the daemon runs) use OpenReadOnly,
