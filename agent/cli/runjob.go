@@ -133,6 +133,9 @@ const lockWait = 10 * time.Minute
 // resumed by the next ecssnap), or unrecorded for a user who may not write
 // it.
 func (a *app) inProcess(ctx context.Context, creq localapi.CreateJobRequest, out *renderer, o jobOptions) (*job.Result, error) {
+	// The identity is the job's first need: read it while the store opens
+	// (the job's own read shares this one and its outcome).
+	go a.metadata().Identity(ctx)
 	st, err := a.openStore(ctx, creq.DryRun)
 	if err != nil {
 		return nil, err

@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -132,5 +133,46 @@ func TestCancelledIsNotUnreachable(t *testing.T) {
 	var un *imds.UnreachableError
 	if errors.As(err, &un) || !errors.Is(err, stop) {
 		t.Errorf("err = %v, want the cancellation's cause, not unreachable", err)
+	}
+}
+
+// Callers that ask for the identity while it is being read share that read
+// and its outcome, a failure too: a job that asked for it ahead of time
+// and the engine that needs it cost one read, and one wait for a service
+// that is not there, not two.
+func TestConcurrentIdentityCallsShareOneRead(t *testing.T) {
+	var reads atomic.Int32
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/latest/meta-data/instance-id" {
+			reads.Add(1)
+			time.Sleep(200 * time.Millisecond)
+			w.Write([]byte(htmlPage)) // not an instance ID: the read fails
+			return
+		}
+		w.Write([]byte("token-1"))
+	}))
+	defer srv.Close()
+	c := imds.New(imds.Config{Endpoint: srv.URL})
+	errs := make(chan error, 2)
+	for range 2 {
+		go func() {
+			_, err := c.Identity(context.Background())
+			errs <- err
+		}()
+		time.Sleep(50 * time.Millisecond) // the second comes while the first reads
+	}
+	for range 2 {
+		var un *imds.UnreachableError
+		if err := <-errs; !errors.As(err, &un) {
+			t.Errorf("Identity: %v; want not the metadata service", err)
+		}
+	}
+	if reads.Load() != 1 {
+		t.Errorf("instance-id was read %d times; want once for both callers", reads.Load())
+	}
+	// A failure is not kept: the next call reads again.
+	c.Identity(context.Background())
+	if reads.Load() != 2 {
+		t.Errorf("after the failed read, the next call made %d reads in all; want 2", reads.Load())
 	}
 }

@@ -60,8 +60,9 @@ type Client struct {
 	tokenExpiry time.Time
 	tokenless   bool // token mode refused and tokenless fallback allowed
 
-	identityMu sync.Mutex
-	identity   *Identity
+	identityMu   sync.Mutex
+	identity     *Identity
+	identityCall *identityCall // a read in flight
 }
 
 // New returns a client for cfg.

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
 )
 
 // Identity is what never changes for an instance, so it is read once per
@@ -17,15 +18,53 @@ type Identity struct {
 }
 
 // Identity returns the instance's identity, read on first use and cached.
-// A failed read is not cached, so a later call tries again.
+// Callers that come while it is being read share that read and its
+// outcome (a job reads it while another part of the process already asked
+// for it ahead of time); a failed read is not cached, so a later call
+// tries again.
 func (c *Client) Identity(ctx context.Context) (Identity, error) {
 	c.identityMu.Lock()
-	defer c.identityMu.Unlock()
 	if c.identity != nil {
-		return *c.identity, nil
+		id := *c.identity
+		c.identityMu.Unlock()
+		return id, nil
 	}
+	if call := c.identityCall; call != nil {
+		c.identityMu.Unlock()
+		select {
+		case <-call.done:
+			return call.id, call.err
+		case <-ctx.Done():
+			return Identity{}, ctx.Err()
+		}
+	}
+	call := &identityCall{done: make(chan struct{})}
+	c.identityCall = call
+	c.identityMu.Unlock()
+
+	call.id, call.err = c.readIdentity(ctx)
+	c.identityMu.Lock()
+	if call.err == nil {
+		c.identity = &call.id
+	}
+	c.identityCall = nil
+	c.identityMu.Unlock()
+	close(call.done)
+	return call.id, call.err
+}
+
+// identityCall is a read of the identity in flight.
+type identityCall struct {
+	done chan struct{}
+	id   Identity
+	err  error
+}
+
+// readIdentity reads the identity's items, all but the first at once, and
+// checks what came back.
+func (c *Client) readIdentity(ctx context.Context) (Identity, error) {
 	var id Identity
-	for _, item := range []struct {
+	items := []struct {
 		path     string
 		dst      *string
 		optional bool
@@ -34,12 +73,23 @@ func (c *Client) Identity(ctx context.Context) (Identity, error) {
 		{"region-id", &id.RegionID, false},
 		{"zone-id", &id.ZoneID, false},
 		{"instance/instance-type", &id.InstanceType, true},
-	} {
-		v, err := c.Get(ctx, item.path)
-		switch {
+	}
+	// The first item alone: it fetches the token the others share, and a
+	// service that does not answer costs one budget, not one per item.
+	errs := make([]error, len(items))
+	if *items[0].dst, errs[0] = c.Get(ctx, items[0].path); errs[0] == nil {
+		var wg sync.WaitGroup
+		for i, item := range items[1:] {
+			wg.Go(func() { *item.dst, errs[i+1] = c.Get(ctx, item.path) })
+		}
+		wg.Wait()
+	}
+	// The first item's error in their order, as reading them one by one
+	// reported it.
+	for i, item := range items {
+		switch err := errs[i]; {
 		case err == nil:
 		case errors.Is(err, ErrNotFound) && item.optional:
-			continue
 		case errors.Is(err, ErrNotFound):
 			// Every ECS instance has these: what answered is not its
 			// metadata service.
@@ -49,12 +99,10 @@ func (c *Client) Identity(ctx context.Context) (Identity, error) {
 		default:
 			return Identity{}, fmt.Errorf("read instance identity: %w", err)
 		}
-		*item.dst = v
 	}
 	if err := checkIdentity(id); err != nil {
 		return Identity{}, &UnreachableError{URL: c.base, Err: err}
 	}
-	c.identity = &id
 	return id, nil
 }
 
