@@ -43,13 +43,14 @@ func (a *app) newCloud(region string) (*cloud.Client, error) {
 		idle = keptIdle
 	}
 	return cloud.New(cloud.Config{
-		IdleConnTimeout: idle,
-		Region:          region,
-		Endpoint:        a.cfg.APIEndpoint,
-		ConnectTimeout:  a.cfg.API.ConnectTimeout,
-		ReadTimeout:     a.cfg.API.ReadTimeout,
-		Retry:           cloud.RetryPolicy{Budget: a.cfg.API.RetryBudget, ThrottleBudget: a.cfg.API.ThrottleBudget},
-		Logger:          a.logger,
+		IdleConnTimeout:  idle,
+		Region:           region,
+		Endpoint:         a.cfg.APIEndpoint,
+		MetadataEndpoint: a.cfg.MetadataEndpoint,
+		ConnectTimeout:   a.cfg.API.ConnectTimeout,
+		ReadTimeout:      a.cfg.API.ReadTimeout,
+		Retry:            cloud.RetryPolicy{Budget: a.cfg.API.RetryBudget, ThrottleBudget: a.cfg.API.ThrottleBudget},
+		Logger:           a.logger,
 	})
 }
 

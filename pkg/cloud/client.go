@@ -30,12 +30,15 @@ import (
 // Config says how to reach the ECS API. Zero values select production
 // defaults: HTTPS to the region's VPC endpoint, credentials-go default chain.
 type Config struct {
-	Region         string
-	Endpoint       string // override: "https://host[:port]", "http://host:port" or "host[:port]"
-	Credentials    *Credentials
-	ConnectTimeout time.Duration // 3 s when zero
-	ReadTimeout    time.Duration // 10 s when zero
-	Retry          RetryPolicy
+	Region      string
+	Endpoint    string // override: "https://host[:port]", "http://host:port" or "host[:port]"
+	Credentials *Credentials
+	// MetadataEndpoint is where the default credentials' RAM-role step
+	// asks, when not at the production address (NewDefaultCredentials).
+	MetadataEndpoint string
+	ConnectTimeout   time.Duration // 3 s when zero
+	ReadTimeout      time.Duration // 10 s when zero
+	Retry            RetryPolicy
 	// IdleConnTimeout is how long an idle connection is kept (90 s when
 	// zero); the daemon keeps its warm connection longer.
 	IdleConnTimeout time.Duration
@@ -144,7 +147,7 @@ func New(cfg Config) (*Client, error) {
 		cfg.IdleConnTimeout = 90 * time.Second
 	}
 	if cfg.Credentials == nil {
-		cfg.Credentials = NewDefaultCredentials()
+		cfg.Credentials = NewDefaultCredentials(cfg.MetadataEndpoint)
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)

@@ -3,6 +3,9 @@ package cloud
 import (
 	"errors"
 	"fmt"
+	"net/url"
+	"os"
+	"strings"
 	"sync"
 
 	sdkcreds "github.com/aliyun/alibaba-cloud-sdk-go/sdk/auth/credentials"
@@ -28,10 +31,80 @@ type Credentials struct {
 }
 
 // NewDefaultCredentials uses the credentials-go default chain: environment,
-// OIDC, CLI profile, credentials file, ECS RAM role, credentials URI.
-func NewDefaultCredentials() *Credentials {
-	return NewCredentials(func() CredentialSource { return providers.NewDefaultCredentialsProvider() })
+// OIDC, CLI profile, credentials file, ECS RAM role, credentials URI. The
+// RAM-role step has the metadata service's production address built in;
+// when metadataEndpoint names another (an emulator, a test service), that
+// step asks there instead, as through a proxy, so that an agent pointed
+// elsewhere never reaches for the real address.
+func NewDefaultCredentials(metadataEndpoint string) *Credentials {
+	if metadataEndpoint == "" || isProductionMetadata(metadataEndpoint) {
+		return NewCredentials(func() CredentialSource { return providers.NewDefaultCredentialsProvider() })
+	}
+	return NewCredentials(func() CredentialSource { return redirectedChain(metadataEndpoint) })
 }
+
+// isProductionMetadata reports whether endpoint is the metadata service's
+// own address, http://100.100.100.200.
+func isProductionMetadata(endpoint string) bool {
+	u, err := url.Parse(endpoint)
+	return err == nil && u.Scheme == "http" && (u.Host == metadataHost || u.Host == metadataHost+":80")
+}
+
+const metadataHost = "100.100.100.200"
+
+// redirectedChain is the default chain's providers in its order, the
+// RAM-role step sending its requests for the built-in address to
+// endpoint.
+func redirectedChain(endpoint string) CredentialSource {
+	var chain providerChain
+	add := func(p providers.CredentialsProvider, err error) {
+		if err == nil {
+			chain.providers = append(chain.providers, p)
+		}
+	}
+	add(providers.NewEnvironmentVariableCredentialsProviderBuilder().Build())
+	add(providers.NewOIDCCredentialsProviderBuilder().Build())
+	add(providers.NewCLIProfileCredentialsProviderBuilder().Build())
+	add(providers.NewProfileCredentialsProviderBuilder().Build())
+	add(providers.NewECSRAMRoleCredentialsProviderBuilder().WithHttpOptions(&providers.HttpOptions{Proxy: endpoint}).Build())
+	if os.Getenv("ALIBABA_CLOUD_CREDENTIALS_URI") != "" {
+		add(providers.NewURLCredentialsProviderBuilder().Build())
+	}
+	return &chain
+}
+
+// providerChain asks its providers in order until one has credentials,
+// then keeps to that one, as the default chain does; its error lists
+// every provider's, in the default chain's words, for diagnoseCredentials.
+type providerChain struct {
+	providers []providers.CredentialsProvider
+	last      providers.CredentialsProvider
+}
+
+func (c *providerChain) GetCredentials() (*providers.Credentials, error) {
+	try := c.providers
+	if c.last != nil {
+		try = []providers.CredentialsProvider{c.last}
+	}
+	var errs []string
+	for _, p := range try {
+		cc, err := p.GetCredentials()
+		if err != nil {
+			errs = append(errs, err.Error())
+			continue
+		}
+		c.last = p
+		name := cc.ProviderName
+		if name == "" {
+			name = p.GetProviderName()
+		}
+		return &providers.Credentials{AccessKeyId: cc.AccessKeyId, AccessKeySecret: cc.AccessKeySecret,
+			SecurityToken: cc.SecurityToken, ProviderName: c.GetProviderName() + "/" + name}, nil
+	}
+	return nil, fmt.Errorf("unable to get credentials from any of the providers in the chain: %s", strings.Join(errs, ", "))
+}
+
+func (c *providerChain) GetProviderName() string { return "default" }
 
 // NewCredentials wraps the chain that newChain builds.
 func NewCredentials(newChain func() CredentialSource) *Credentials {

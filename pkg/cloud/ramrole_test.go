@@ -2,9 +2,12 @@ package cloud_test
 
 import (
 	"context"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"strings"
+	"sync/atomic"
 	"testing"
 
 	"github.com/ecssnap/ecssnap/pkg/cloud"
@@ -76,4 +79,60 @@ func lastKey(e *ecsemu.Emulator) string {
 		return ""
 	}
 	return calls[len(calls)-1].Params["AccessKeyId"]
+}
+
+const redirectChild = "ECSSNAP_TEST_REDIRECT_CHILD"
+
+// With the metadata service configured elsewhere than its production
+// address, the default chain's RAM-role step asks there: credentials-go has
+// 100.100.100.200 built in, and an agent pointed at an emulator must never
+// reach for it. The child's HTTP_PROXY is a trap that would see any request
+// for the built-in address (Go reads HTTP_PROXY once per process, hence the
+// child).
+func TestRAMRoleAsksTheConfiguredMetadataService(t *testing.T) {
+	if os.Getenv(redirectChild) == "1" {
+		t.Skip("parent-only test")
+	}
+	var trapped atomic.Int32
+	trap := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		trapped.Add(1)
+		http.Error(w, "trap: this request was meant for "+r.Host, http.StatusBadGateway)
+	}))
+	defer trap.Close()
+	exe, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(exe, "-test.run=^TestRAMRoleAsksTheConfiguredMetadataServiceChild$", "-test.v", "-test.count=1")
+	cmd.Env = append(os.Environ(), redirectChild+"=1", "HTTP_PROXY="+trap.URL, "http_proxy="+trap.URL)
+	out, err := cmd.CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "--- PASS: TestRAMRoleAsksTheConfiguredMetadataServiceChild") {
+		t.Fatalf("child: %v\n%s", err, out)
+	}
+	if n := trapped.Load(); n > 0 {
+		t.Fatalf("%d requests went for the built-in metadata address", n)
+	}
+}
+
+func TestRAMRoleAsksTheConfiguredMetadataServiceChild(t *testing.T) {
+	if os.Getenv(redirectChild) != "1" {
+		t.Skip("runs only as TestRAMRoleAsksTheConfiguredMetadataService's child")
+	}
+	env := ecsemutest.Start(t) // the default scenario has a RAM role
+	for _, k := range []string{"ALIBABA_CLOUD_ACCESS_KEY_ID", "ALIBABA_CLOUD_ACCESS_KEY_SECRET", "ALIBABA_CLOUD_SECURITY_TOKEN",
+		"ALIBABA_CLOUD_ECS_METADATA_DISABLED", "ALIBABA_CLOUD_CREDENTIALS_URI"} {
+		os.Unsetenv(k)
+	}
+	os.Setenv("HOME", t.TempDir())
+	os.Setenv("ALIBABA_CLOUD_CLI_PROFILE_DISABLED", "true")
+	cl, err := cloud.New(cloud.Config{Region: env.RegionID, Endpoint: env.APIURL, MetadataEndpoint: env.IMDSURL})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := cl.DescribeDisks(context.Background(), env.InstanceID); err != nil {
+		t.Fatalf("with RAM-role credentials from %s: %v", env.IMDSURL, err)
+	}
+	if src, key := cl.Credentials().Source(), lastKey(env.Emu); src != "default/ecs_ram_role" || !strings.HasPrefix(key, "STS.") {
+		t.Errorf("credentials from %q, key %q; want the RAM role's STS key", src, key)
+	}
 }
