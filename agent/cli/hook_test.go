@@ -278,7 +278,7 @@ func TestHookThroughDaemon(t *testing.T) {
 		t.Fatal(err)
 	}
 	code, _, stderr := h.runStdin(input, "ecssnap", "hook", "apt")
-	if code != 0 || !strings.Contains(stderr, "snapshot(s) created") {
+	if code != 0 || !hookCreated.MatchString(stderr) {
 		t.Fatalf("first call: exit %d: %s", code, stderr)
 	}
 	creates := createCalls(h.env)
@@ -357,3 +357,6 @@ func launchDaemon(t testing.TB, vars map[string]string, stderr io.Writer) *exec.
 }
 
 func matches(re, s string) bool { return regexp.MustCompile(re).MatchString(s) }
+
+// hookCreated is the end of the hook's line for snapshots taken.
+var hookCreated = regexp.MustCompile(`, \d+ snapshots? created`)

@@ -16,7 +16,15 @@ func TestDoneCountsGroupMembersNotYetNamed(t *testing.T) {
 		{DiskID: "d-eff", Method: "single", SnapshotID: "s-1", State: job.StateCreated},
 		{DiskID: "d-late", Method: "single", State: job.StateNotCreated},
 	}}
-	if got, want := done(res), "job j-1, 3 snapshot(s) created"; got != want {
+	if got, want := done(res), "job j-1, 3 snapshots created"; got != want {
+		t.Errorf("done = %q, want %q", got, want)
+	}
+}
+
+// One snapshot is one snapshot, not "1 snapshot(s)".
+func TestDoneSaysOneSnapshot(t *testing.T) {
+	res := &job.Result{JobID: "j-1", Snapshots: []job.SnapshotResult{{DiskID: "d-1", Method: "single", SnapshotID: "s-1", State: job.StateCreated}}}
+	if got, want := done(res), "job j-1, 1 snapshot created"; got != want {
 		t.Errorf("done = %q, want %q", got, want)
 	}
 }

@@ -154,7 +154,11 @@ func done(res *job.Result) string {
 	if res.Waited {
 		state = "completed"
 	}
-	return fmt.Sprintf("job %s, %d snapshot(s) %s", res.JobID, res.CreatedCount(), state)
+	noun := "snapshots"
+	if n := res.CreatedCount(); n == 1 {
+		noun = "snapshot"
+	}
+	return fmt.Sprintf("job %s, %d %s %s", res.JobID, res.CreatedCount(), noun, state)
 }
 
 // failureText is what failed, in one line, or "" for success.
