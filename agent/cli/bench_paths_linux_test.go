@@ -17,6 +17,8 @@ import (
 	"github.com/ecssnap/ecssnap/pkg/ecsemu/ecsemutest"
 	"github.com/ecssnap/ecssnap/pkg/job"
 	"github.com/ecssnap/ecssnap/pkg/localapi"
+	"github.com/ecssnap/ecssnap/pkg/plan"
+	"github.com/ecssnap/ecssnap/pkg/store"
 )
 
 // BenchmarkToCreated runs `snapshot-now --no-wait --json --consistency
@@ -31,19 +33,62 @@ import (
 //     answer included (through the daemon the job is followed to its end
 //     between iterations, untimed);
 //   - warm-view: the fraction of jobs that planned from the daemon's view.
+//
+// in-process-history/N=4 is the in-process path on a machine with a long
+// job history: 1000 finished jobs recorded, as many as the store keeps.
 func BenchmarkToCreated(b *testing.B) {
-	for _, path := range []string{"in-process", "daemon"} {
+	for _, path := range []string{"in-process", "daemon", "in-process-history"} {
 		for _, n := range []int{1, 4, 16} {
+			if path == "in-process-history" && n != 4 {
+				continue
+			}
 			b.Run(fmt.Sprintf("%s/N=%d", path, n), func(b *testing.B) {
 				env, vars := toCreatedEmulator(b, n)
 				var client *localapi.Client
-				if path == "daemon" {
+				switch path {
+				case "daemon":
 					client = startBenchDaemon(b, vars)
+				case "in-process-history":
+					recordHistory(b, envValue(vars, "ECSSNAP_STATE_DIR"), 1000, n)
 				}
 				benchToCreated(b, env, vars, client, n)
 			})
 		}
 	}
+}
+
+// recordHistory records jobs finished jobs of n snapshots each in the
+// store at dir, a day and more ago, one an hour.
+func recordHistory(b *testing.B, dir string, jobs, n int) {
+	at := time.Now().Add(-time.Duration(jobs+24) * time.Hour)
+	st, err := store.Open(dir, store.Options{Now: func() time.Time { at = at.Add(time.Hour); return at }})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer st.Close()
+	for i := range jobs {
+		id := fmt.Sprintf("j-%s-%08x", at.Add(time.Hour).UTC().Format("20060102-150405"), i)
+		res := &job.Result{JobID: id, InstanceID: "i-bench", GroupID: "ssg-bench", Outcome: "created", Consistency: "crash"}
+		for d := range n {
+			res.Snapshots = append(res.Snapshots, job.SnapshotResult{DiskID: benchDiskID(d), Method: "group",
+				SnapshotID: fmt.Sprintf("s-bench%04d%02d", i, d), State: job.StateCreated})
+		}
+		rec := &store.Record{ID: id, State: store.StateDone, Result: res,
+			Request: store.RequestFromJob(job.Request{Trigger: "apt", Reason: "apt-get upgrade", Disks: plan.Selection{Kind: "all"}})}
+		if err := st.Save(rec); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// envValue is the value of key in vars ("KEY=VALUE" pairs).
+func envValue(vars []string, key string) string {
+	for _, v := range vars {
+		if k, val, _ := strings.Cut(v, "="); k == key {
+			return val
+		}
+	}
+	return ""
 }
 
 func toCreatedEmulator(b *testing.B, n int) (*ecsemutest.Env, []string) {
@@ -78,13 +123,7 @@ func startBenchDaemon(b *testing.B, vars []string) *localapi.Client {
 		b.Fatal(err)
 	}
 	b.Cleanup(func() { cmd.Process.Signal(syscall.SIGTERM); cmd.Wait() })
-	var socket string
-	for _, v := range vars {
-		if k, val, _ := strings.Cut(v, "="); k == "ECSSNAP_SOCKET" {
-			socket = val
-		}
-	}
-	c := localapi.NewClient(socket)
+	c := localapi.NewClient(envValue(vars, "ECSSNAP_SOCKET"))
 	deadline := time.Now().Add(15 * time.Second)
 	for {
 		if _, err := c.Health(context.Background()); err == nil {
@@ -179,12 +218,7 @@ func waitJobDone(b *testing.B, c *localapi.Client, id string) {
 // process it handed its bookkeeping to has finished, so the next
 // iteration does not wait for the store.
 func waitRecordDone(b *testing.B, vars []string, id string) {
-	var dir string
-	for _, v := range vars {
-		if k, val, _ := strings.Cut(v, "="); k == "ECSSNAP_STATE_DIR" {
-			dir = val
-		}
-	}
+	dir := envValue(vars, "ECSSNAP_STATE_DIR")
 	deadline := time.Now().Add(30 * time.Second)
 	for time.Now().Before(deadline) {
 		data, err := os.ReadFile(filepath.Join(dir, "jobs", id+".json"))

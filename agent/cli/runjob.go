@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/ecssnap/ecssnap/agent/daemon"
+	"github.com/ecssnap/ecssnap/pkg/cloud"
 	"github.com/ecssnap/ecssnap/pkg/job"
 	"github.com/ecssnap/ecssnap/pkg/localapi"
 	"github.com/ecssnap/ecssnap/pkg/store"
@@ -134,8 +135,10 @@ const lockWait = 10 * time.Minute
 // it.
 func (a *app) inProcess(ctx context.Context, creq localapi.CreateJobRequest, out *renderer, o jobOptions) (*job.Result, error) {
 	// The identity is the job's first need: read it while the store opens
-	// (the job's own read shares this one and its outcome).
+	// (the job's own read shares this one and its outcome), and let the
+	// SDK prepare its decoders meanwhile.
 	go a.metadata().Identity(ctx)
+	go cloud.Warm()
 	st, err := a.openStore(ctx, creq.DryRun)
 	if err != nil {
 		return nil, err

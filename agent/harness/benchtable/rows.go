@@ -271,6 +271,8 @@ func createdRows(r *Results) []Row {
 			rows = append(rows, rw)
 		}
 	}
+	rows = append(rows, row(groupCreated, "crash, in process, N=4, 1000 jobs in the history", "ms",
+		r.lookup(pkgCLI, "BenchmarkToCreated/in-process-history/N=4", "to-created-ms"), inProcessCreated))
 	name := "BenchmarkSnapshotNow/fs"
 	rw := row(groupCreated, "fs, in process, 4 loop filesystems frozen", "ms", r.lookup(pkgCLI, name, "to-created-ms"), nil)
 	var notes []string
@@ -294,7 +296,8 @@ func noWaitRows(r *Results) []Row {
 			rows = append(rows, row(groupNoWait, fmt.Sprintf("%s, N=%d", p.label, n), "ms", r.lookup(pkgCLI, name, "exit-ms"), p.noWait))
 		}
 	}
-	return rows
+	return append(rows, row(groupNoWait, "in process, N=4, 1000 jobs in the history", "ms",
+		r.lookup(pkgCLI, "BenchmarkToCreated/in-process-history/N=4", "exit-ms"), inProcessNoWait))
 }
 
 // callKinds are BenchmarkCallsPerJob's split of the calls.
