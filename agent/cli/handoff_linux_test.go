@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/ecssnap/ecssnap/pkg/ecsemu/ecsemutest"
 	"github.com/ecssnap/ecssnap/pkg/job"
@@ -208,4 +209,34 @@ func runWith(t *testing.T, vars []string, args ...string) (code int, stdout, std
 		t.Fatal(err)
 	}
 	return code, out.String(), errb.String()
+}
+
+// A daemon started while an ecssnap command holds the job store (a job run
+// while no daemon did, or the process finishing its bookkeeping) waits for
+// it instead of failing to start.
+func TestDaemonWaitsForTheStore(t *testing.T) {
+	env := ecsemutest.Start(t, ecsemutest.WithScenario(quickScenario()))
+	vars, stateDir := inProcessVars(t, env)
+	st, err := store.Open(stateDir, store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	released := make(chan struct{})
+	go func() {
+		time.Sleep(time.Second)
+		st.Close()
+		close(released)
+	}()
+	m := map[string]string{}
+	for _, v := range vars {
+		k, val, _ := strings.Cut(v, "=")
+		m[k] = val
+	}
+	stop := startDaemon(t, m)
+	defer stop()
+	select {
+	case <-released:
+	default:
+		t.Fatal("the daemon answered while the store was held")
+	}
 }

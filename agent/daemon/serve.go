@@ -78,7 +78,7 @@ func Serve(ctx context.Context, opts Options) error {
 		log.Warn("thawed filesystems a dead ecssnap left frozen", "job", rep.JobID, "mounts", len(rep.Mounts))
 	}
 
-	st, err := store.Open(opts.StateDir, store.Options{Logger: log, Now: opts.Now})
+	st, err := openStore(ctx, opts, log)
 	if err != nil {
 		return fmt.Errorf("open the job store: %w", err)
 	}
@@ -207,6 +207,31 @@ func waitForStop(ctx context.Context, sd *notifier, opts Options, jobs *Jobs, re
 				log.Info("configuration reloaded")
 			}
 			_ = sd.notify("READY=1")
+		}
+	}
+}
+
+// storeWait bounds how long a starting daemon waits for the job store: a
+// command that ran a job while no daemon did holds it until the job is
+// recorded, and the process it starts to finish the job's bookkeeping a
+// round trip or two longer. systemd's start timeout is longer.
+const storeWait = time.Minute
+
+// openStore opens the job store, waiting while an ecssnap command holds it.
+func openStore(ctx context.Context, opts Options, log *slog.Logger) (*store.Store, error) {
+	deadline := time.Now().Add(storeWait)
+	for waited := false; ; waited = true {
+		st, err := store.Open(opts.StateDir, store.Options{Logger: log, Now: opts.Now})
+		if !errors.Is(err, store.ErrLocked) || time.Now().After(deadline) {
+			return st, err
+		}
+		if !waited {
+			log.Info("waiting for an ecssnap command to release the job store", "error", err)
+		}
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-time.After(100 * time.Millisecond):
 		}
 	}
 }
