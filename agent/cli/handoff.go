@@ -22,13 +22,22 @@ func runFinish(ctx context.Context, a *app, _ []string) error {
 		return err
 	}
 	defer st.Close()
+	if err := a.finishUnfinished(ctx, st); err != nil {
+		return err
+	}
+	if _, err := st.Retain(store.Retention{Keep: a.cfg.JobRecords.Keep, MaxAge: a.cfg.JobRecords.MaxAge}); err != nil {
+		a.logger.Warn("could not remove old job records", "error", err)
+	}
+	return nil
+}
+
+// finishUnfinished finishes every job left unfinished in st, whose lock
+// this process holds.
+func (a *app) finishUnfinished(ctx context.Context, st *store.Store) error {
 	jobs := daemon.NewJobs(daemon.JobsOptions{Engine: a.engine, Store: st, Logger: a.logger, Now: a.env.Now, Window: a.cfg.CoalesceWindow})
 	if err := jobs.Reconcile(); err != nil {
 		return err
 	}
 	jobs.Drain(ctx)
-	if _, err := st.Retain(store.Retention{Keep: a.cfg.JobRecords.Keep, MaxAge: a.cfg.JobRecords.MaxAge}); err != nil {
-		a.logger.Warn("could not remove old job records", "error", err)
-	}
 	return nil
 }

@@ -7,7 +7,6 @@ import (
 	"io/fs"
 	"time"
 
-	"github.com/ecssnap/ecssnap/agent/daemon"
 	"github.com/ecssnap/ecssnap/pkg/job"
 	"github.com/ecssnap/ecssnap/pkg/localapi"
 	"github.com/ecssnap/ecssnap/pkg/store"
@@ -26,21 +25,23 @@ func (a *app) waitJobEnd(ctx context.Context, id string, timeout time.Duration) 
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	pause := 10 * time.Millisecond
+	last := "unknown"
 	for {
 		state, err := a.jobState(ctx, id)
-		if err != nil {
-			if ctx.Err() == nil {
-				return err
-			}
-		} else if state == store.StateDone {
+		switch {
+		case err != nil && ctx.Err() == nil:
+			return err
+		case err == nil && state == store.StateDone:
 			return nil
+		case err == nil:
+			last = state
 		}
 		select {
 		case <-ctx.Done():
 			if in := interruption(ctx); in != nil {
 				return &interruptedError{sig: in.Signal, msg: fmt.Sprintf("%s while waiting for job %s to end: follow it with `ecssnap show %s`", in, id, id)}
 			}
-			return &remoteJobError{class: job.ClassTemporary, msg: fmt.Sprintf("job %s has not ended after %s (state %s): follow it with `ecssnap show %s`", id, timeout, state, id)}
+			return &remoteJobError{class: job.ClassTemporary, msg: fmt.Sprintf("job %s has not ended after %s (state %s): follow it with `ecssnap show %s`", id, timeout, last, id)}
 		case <-time.After(pause):
 		}
 		pause = min(2*pause, 250*time.Millisecond)
@@ -72,11 +73,9 @@ func (a *app) jobState(ctx context.Context, id string) (string, error) {
 		return "", fmt.Errorf("open the job store: %w", err)
 	}
 	defer st.Close()
-	jobs := daemon.NewJobs(daemon.JobsOptions{Engine: a.engine, Store: st, Logger: a.logger, Now: a.env.Now, Window: a.cfg.CoalesceWindow})
-	if err := jobs.Reconcile(); err != nil {
+	if err := a.finishUnfinished(ctx, st); err != nil {
 		return "", err
 	}
-	jobs.Drain(ctx)
 	r, err := st.Get(id)
 	if err != nil {
 		return "", err
