@@ -362,8 +362,21 @@ func (j *Jobs) execute(ctx context.Context, e *Job) {
 	e.stopWait = stopRun
 	j.mu.Unlock()
 	j.mu.Lock()
+	// A job accepted by this process starts from its queued record, made
+	// durable by Submit a moment ago: the run's first record (the create
+	// calls with their ClientTokens, before any is sent; or the job's end)
+	// carries the running state and the attempt. Saving it here as well
+	// cost a write and two fsyncs before every create, and bought nothing:
+	// after a crash a queued job and a running one without creates on
+	// record are reconciled alike, run again from the start. A job from
+	// an earlier process (a resume) records the attempt first, so that a
+	// job that crashes the daemon shows how often it did.
+	queued := e.rec.State == store.StateQueued && !e.reconciled
 	e.rec.State, e.rec.Attempts, e.rec.Updated = store.StateRunning, e.rec.Attempts+1, j.now()
-	saveErr := j.save(e.rec)
+	var saveErr error
+	if !queued {
+		saveErr = j.save(e.rec)
+	}
 	var recorded *job.Result
 	if e.rec.Result != nil && len(e.rec.Result.Creates) > 0 {
 		recorded = e.rec.Result.Clone() // the engine writes its own copy

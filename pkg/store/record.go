@@ -42,7 +42,7 @@ type Record struct {
 	Session  string        `json:"session,omitempty"` // coalescing key, e.g. frontend pid and start time
 	Created  time.Time     `json:"created"`
 	Updated  time.Time     `json:"updated"`
-	Attempts int           `json:"attempts"` // how many times the daemon started running it
+	Attempts int           `json:"attempts"` // runs of the job on record: a run that ended before its first record (a crash before its creates) is not counted
 	Error    string        `json:"error,omitempty"`
 	// Joined are the later requests that joined this job instead of
 	// running their own (the newest MaxJoined of them); JoinedCount counts
