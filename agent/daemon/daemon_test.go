@@ -51,7 +51,7 @@ func startDaemon(t *testing.T, sc *ecsemu.Scenario) *testDaemon {
 	return startDaemonWith(t, sc, nil)
 }
 
-func startDaemonWith(t *testing.T, sc *ecsemu.Scenario, reload func() (func(func(job.Event)) *job.Engine, error)) *testDaemon {
+func startDaemonWith(t *testing.T, sc *ecsemu.Scenario, reload func() (func(func(job.Event)) *job.Engine, error), tweaks ...func(*Options)) *testDaemon {
 	t.Helper()
 	env := ecsemutest.Start(t, ecsemutest.WithScenario(sc))
 	dir := t.TempDir()
@@ -71,11 +71,15 @@ func startDaemonWith(t *testing.T, sc *ecsemu.Scenario, reload func() (func(func
 	textfile := filepath.Join(dir, "ecssnap.prom")
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
+	opts := Options{Socket: socket, StateDir: filepath.Join(dir, "state"),
+		JournalPath: filepath.Join(dir, "freeze.json"), Engine: engine, Now: clock.Now, MetricsTextfile: textfile,
+		Reload: reload,
+		Getenv: func(string) string { return "" }}
+	for _, tweak := range tweaks {
+		tweak(&opts)
+	}
 	go func() {
-		done <- Serve(ctx, Options{Socket: socket, StateDir: filepath.Join(dir, "state"),
-			JournalPath: filepath.Join(dir, "freeze.json"), Engine: engine, Now: clock.Now, MetricsTextfile: textfile,
-			Reload: reload,
-			Getenv: func(string) string { return "" }})
+		done <- Serve(ctx, opts)
 	}()
 	t.Cleanup(func() {
 		cancel()

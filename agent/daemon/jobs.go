@@ -32,6 +32,7 @@ type Job struct {
 	events  []job.Event
 	subs    []chan job.Event
 	failed  bool
+	ended   bool  // finish took subs: no more events come (guarded by Jobs.mu)
 	err     error // the engine's error, once done
 
 	// followers count the callers waiting for the job's end (an event
@@ -73,10 +74,13 @@ type Jobs struct {
 	// it any more, and the next command must not run it again.
 	resumeInterrupted bool
 	warm              bool // jobs plan from the kept view (keepView runs)
-	// afterSuccess runs in the worker after each job that succeeded;
-	// afterEach after every job.
-	afterSuccess func(context.Context)
-	afterEach    func()
+	// afterSuccess runs in the worker once the queue has been idle for
+	// afterSuccessIdle after a job that succeeded (retention.go); afterEach
+	// runs after every job.
+	afterSuccess     func(context.Context)
+	afterSuccessIdle time.Duration
+	afterEach        func()
+	retention        retentionState // guarded by mu
 
 	mu      sync.Mutex
 	queue   []*Job
@@ -184,6 +188,7 @@ func (j *Jobs) Submit(req localapi.CreateJobRequest, caller localapi.Caller) (*J
 	}
 	e := &Job{rec: rec, req: jr, created: make(chan struct{}), done: make(chan struct{})}
 	j.queue = append(j.queue, e)
+	j.deferRetention()
 	j.signal()
 	// j.mu is held: the running job gives way once this returns.
 	defer func(running *Job) { go j.giveWay(running) }(j.running)
@@ -265,10 +270,16 @@ func (j *Jobs) Run(ctx context.Context) {
 	for {
 		e := j.next()
 		if e == nil {
+			idle, stop := j.retentionTimer()
 			select {
 			case <-ctx.Done():
+				stop()
 				return
 			case <-j.wake:
+				stop()
+				continue
+			case <-idle:
+				j.runRetention(ctx)
 				continue
 			}
 		}
@@ -397,7 +408,11 @@ func (j *Jobs) execute(ctx context.Context, e *Job) {
 	}
 	j.finish(e, res, err, ctx.Err() != nil)
 	if err == nil && res != nil && !res.DryRun && j.afterSuccess != nil {
-		j.afterSuccess(ctx)
+		// Not here: a job that arrives now would wait for retention's
+		// calls. Run runs it once the queue has been idle a while.
+		j.mu.Lock()
+		j.retention.pending = true
+		j.mu.Unlock()
 	}
 	if j.afterEach != nil {
 		j.afterEach()
@@ -407,6 +422,12 @@ func (j *Jobs) execute(ctx context.Context, e *Job) {
 // finish ends a job. A job interrupted by the daemon's shutdown keeps the
 // state its last record gave it, so the next start resumes it.
 func (j *Jobs) finish(e *Job, res *job.Result, err error, interrupted bool) {
+	// Count the job before anyone learns it ended, so a caller that reads
+	// the metrics after its event stream closes sees this job in them.
+	j.metrics.observe(res)
+	if res != nil && !res.DryRun {
+		j.inv.addCreated(res.CreatedCount())
+	}
 	j.mu.Lock()
 	e.rec.Result, e.rec.Updated = res, j.now()
 	// A create call without an answer on record may have taken effect:
@@ -433,13 +454,10 @@ func (j *Jobs) finish(e *Job, res *job.Result, err error, interrupted bool) {
 	}
 	subs := e.subs
 	e.subs = nil
+	// From here on a subscriber gets a closed stream: one that came after
+	// subs were taken and before done was closed waited forever.
+	e.ended = true
 	j.mu.Unlock()
-	// Count the job before anyone learns it ended, so a caller that reads
-	// the metrics after its event stream closes sees this job in them.
-	j.metrics.observe(res)
-	if res != nil && !res.DryRun {
-		j.inv.addCreated(res.CreatedCount())
-	}
 	for _, s := range subs {
 		close(s)
 	}
@@ -473,10 +491,9 @@ func (j *Jobs) Subscribe(e *Job) ([]job.Event, <-chan job.Event) {
 	defer j.mu.Unlock()
 	ch := make(chan job.Event, 256)
 	past := slices.Clone(e.events)
-	select {
-	case <-e.done:
+	if e.ended || isClosed(e.done) {
 		close(ch)
-	default:
+	} else {
 		e.subs = append(e.subs, ch)
 	}
 	return past, ch

@@ -28,9 +28,12 @@ type Options struct {
 	// engine factory.
 	Reload func() (func(emit func(job.Event)) *job.Engine, error)
 	Window time.Duration // coalescing window for hook requests
-	// Prune applies retention; the daemon runs it after each successful
-	// job and once a day. It returns how many items it deleted.
-	Prune func(ctx context.Context) (int, error)
+	// Prune applies retention; the daemon runs it after successful jobs,
+	// once the queue has been idle for RetentionIdle (2 s when zero), and
+	// once a day. It returns how many items it deleted. Its ctx ends when
+	// a job is queued meanwhile: the job goes first, retention after it.
+	Prune         func(ctx context.Context) (int, error)
+	RetentionIdle time.Duration
 	// MetricsTextfile, when set, receives the metrics after every job, for
 	// node_exporter's textfile collector.
 	MetricsTextfile string
@@ -104,13 +107,15 @@ func Serve(ctx context.Context, opts Options) error {
 		}
 		n, err := opts.Prune(ctx)
 		m.addPruned(n)
-		if err != nil {
+		if err != nil && errors.Is(context.Cause(ctx), errJobArrived) {
+			log.Debug("retention gave way to a job; it runs again once the queue is idle", "deleted", n)
+		} else if err != nil {
 			log.Warn("retention could not prune everything", "error", err)
 		} else if n > 0 {
 			log.Info("retention pruned managed snapshots", "deleted", n)
 		}
 	}
-	jobs.afterSuccess = prune
+	jobs.afterSuccess, jobs.afterSuccessIdle = prune, opts.RetentionIdle
 	jobs.afterEach = func() {
 		retainRecords()
 		if opts.MetricsTextfile == "" {
