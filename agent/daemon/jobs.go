@@ -43,6 +43,9 @@ type Job struct {
 	followed   bool
 	reconciled bool
 	stopWait   context.CancelCauseFunc
+	// prejoin is the guest's layout read while the job was recorded,
+	// for a job that starts at once (prejoin.go); nil otherwise.
+	prejoin *prejoin
 }
 
 // errGiveWay ends the wait of a job nobody follows when another is queued.
@@ -183,10 +186,11 @@ func (j *Jobs) Submit(req localapi.CreateJobRequest, caller localapi.Caller) (*J
 		Caller: who, Created: now, Updated: now,
 	}
 	rec.Request.Mounts, rec.Request.Force = req.Mounts, req.Force
+	pre := j.startPrejoin(j.engine)
 	if err := j.save(rec); err != nil {
 		return nil, false, fmt.Errorf("record the job: %w", err)
 	}
-	e := &Job{rec: rec, req: jr, created: make(chan struct{}), done: make(chan struct{})}
+	e := &Job{rec: rec, req: jr, created: make(chan struct{}), done: make(chan struct{}), prejoin: pre}
 	j.queue = append(j.queue, e)
 	j.deferRetention()
 	j.signal()
@@ -341,6 +345,9 @@ func (j *Jobs) giveWay(e *Job) {
 // every step.
 func (j *Jobs) execute(ctx context.Context, e *Job) {
 	eng := j.newEngine(func(ev job.Event) { j.publish(e, ev) })
+	if e.prejoin != nil && eng.Warm != nil {
+		eng.Prejoined = e.prejoin.use
+	}
 	// A caller that does not wait for completion is answered as soon as
 	// the snapshots are created (the point in time is fixed then); the
 	// bookkeeping after it goes on here and is recorded.
@@ -406,6 +413,7 @@ func (j *Jobs) execute(ctx context.Context, e *Job) {
 	} else {
 		res, err = eng.Run(runCtx, e.req)
 	}
+	e.prejoin = nil // the worker's alone; the job keeps no layout after it
 	j.finish(e, res, err, ctx.Err() != nil)
 	if err == nil && res != nil && !res.DryRun && j.afterSuccess != nil {
 		// Not here: a job that arrives now would wait for retention's

@@ -78,6 +78,11 @@ type Engine struct {
 	// Warm, when set, is a view kept current between jobs (the daemon's):
 	// a job plans from it without a call before its creates.
 	Warm WarmView
+	// Prejoined, when set, may give Warm's inventory inv already joined
+	// to the guest's layout as read after the job was accepted (the
+	// daemon reads it while it records the job); nil and no error mean
+	// the job joins it now.
+	Prejoined func(inv *Inventory) (*Inventory, error)
 	// QuotaRoom, when set, tells in one call whether every disk of the
 	// instance surely has room for one more snapshot; it runs beside
 	// DescribeDisks, and true spares MakeRoom's per-disk counts.

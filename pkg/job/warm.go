@@ -41,8 +41,18 @@ func (r *run) warmInventory(id imds.Identity) *Inventory {
 	}
 	// The guest's side is read afresh for every job (sysfs and mountinfo,
 	// no call): only the cloud's side comes from the view, so a closure
-	// changed by LVM or a mount is never planned from memory.
-	joined, err := r.e.Rejoin(inv)
+	// changed by LVM or a mount is never planned from memory. Read after
+	// the job was accepted is afresh too: the caller's changes are in it.
+	var (
+		joined *Inventory
+		err    error
+	)
+	if r.e.Prejoined != nil {
+		joined, err = r.e.Prejoined(inv)
+	}
+	if joined == nil && err == nil {
+		joined, err = r.e.Rejoin(inv)
+	}
 	if err != nil {
 		r.e.Logger.Warn("could not join the kept disk view to the guest's layout; reading the inventory anew", "error", err)
 		return nil
