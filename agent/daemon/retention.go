@@ -73,3 +73,13 @@ func (j *Jobs) deferRetention() {
 		j.retention.cancel(errJobArrived)
 	}
 }
+
+// oweRetention has the worker run retention once the queue is idle, as
+// after a successful job: the daily run, which must not run beside a
+// job's creates either.
+func (j *Jobs) oweRetention() {
+	j.mu.Lock()
+	j.retention.pending = true
+	j.mu.Unlock()
+	j.signal()
+}

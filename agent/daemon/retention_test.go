@@ -118,3 +118,23 @@ func TestRetentionWaitsForAnIdleQueue(t *testing.T) {
 		t.Errorf("retention ran %d+%d times (%d more begun), want 1 complete and 1 cut short", completed, gaveWay, len(p.started))
 	}
 }
+
+// The daily run goes through the worker too: it runs once the queue is
+// idle, never beside a job.
+func TestDailyRetentionRunsInTheWorker(t *testing.T) {
+	p := &blockingPrune{started: make(chan struct{}, 8), release: make(chan struct{})}
+	close(p.release)
+	jobs := NewJobs(JobsOptions{})
+	jobs.afterSuccess = func(ctx context.Context) { p.prune(ctx) }
+	jobs.afterSuccessIdle = 20 * time.Millisecond
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { defer close(done); jobs.Run(ctx) }()
+	defer func() { cancel(); <-done }()
+	jobs.oweRetention()
+	select {
+	case <-p.started:
+	case <-time.After(5 * time.Second):
+		t.Fatal("the daily retention did not run")
+	}
+}

@@ -167,7 +167,7 @@ func Serve(ctx context.Context, opts Options) error {
 	}
 	log.Info("ecssnap daemon ready", "socket", opts.Socket, "version", opts.Version)
 
-	waitForStop(ctx, sd, opts, jobs, reload, func() { prune(jobCtx); retainRecords() }, log)
+	waitForStop(ctx, sd, opts, jobs, reload, func() { jobs.oweRetention(); retainRecords() }, log)
 
 	_ = sd.notify("STOPPING=1")
 	shutdownCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
@@ -198,7 +198,7 @@ func waitForStop(ctx context.Context, sd *notifier, opts Options, jobs *Jobs, re
 		case <-tick:
 			_ = sd.notify("WATCHDOG=1")
 		case <-day.C:
-			go daily()
+			daily()
 		case <-reload:
 			if opts.Reload == nil {
 				continue
