@@ -102,8 +102,16 @@ func toCreatedEmulator(b *testing.B, n int) (*ecsemutest.Env, []string) {
 	env := ecsemutest.Start(b, ecsemutest.WithScenario(sc), ecsemutest.WithFaults(ecsemu.Faults{Latency: benchLatency}),
 		ecsemutest.WithLogger(slog.New(slog.DiscardHandler)))
 	dir := b.TempDir()
+	// The agent knows the account's quota, as its operator would set it:
+	// under the default 256 a run of 16 jobs of 16 disks would leave the
+	// one-call count unable to rule out a full disk, and every later job
+	// would count per disk after DescribeDisks (one more round trip).
+	config := filepath.Join(dir, "config.yaml")
+	if err := os.WriteFile(config, fmt.Appendf(nil, "quota_per_disk: %d\n", sc.Quota.ManualSnapshotsPerDisk), 0o644); err != nil {
+		b.Fatal(err)
+	}
 	return env, []string{
-		"ECSSNAP_CONFIG=/dev/null",
+		"ECSSNAP_CONFIG=" + config,
 		"ECSSNAP_METADATA_ENDPOINT=" + env.IMDSURL, "ECSSNAP_API_ENDPOINT=" + env.APIURL,
 		"ECSSNAP_SOCKET=" + filepath.Join(dir, "ecssnap.sock"),
 		"ECSSNAP_STATE_DIR=" + filepath.Join(dir, "state"),
@@ -168,10 +176,10 @@ func benchToCreated(b *testing.B, env *ecsemutest.Env, vars []string, client *lo
 		b.StopTimer()
 		if client != nil {
 			waitJobDone(b, client, res.JobID)
-			// After a job the daemon's worker applies retention (two
-			// calls) before it takes the next job: let it, so each
-			// iteration measures a job that finds the daemon idle, as a
-			// package manager's first hook of a session does.
+			// Let the daemon settle after a job, so that each iteration
+			// measures a job that finds it idle, as a package manager's
+			// first hook of a session does (retention waits for a longer
+			// idle queue than this, and gives way to a job).
 			time.Sleep(afterJobSettle)
 		} else {
 			waitRecordDone(b, vars, res.JobID)
