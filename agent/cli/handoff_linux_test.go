@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -11,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ecssnap/ecssnap/pkg/ecsemu"
 	"github.com/ecssnap/ecssnap/pkg/ecsemu/ecsemutest"
 	"github.com/ecssnap/ecssnap/pkg/job"
 	"github.com/ecssnap/ecssnap/pkg/localapi"
@@ -239,4 +241,61 @@ func TestDaemonWaitsForTheStore(t *testing.T) {
 	default:
 		t.Fatal("the daemon answered while the store was held")
 	}
+}
+
+// Past the one-call count (the instance's disks hold as many manual
+// snapshots in all as one disk may), the daemon's view counts per disk when
+// it is renewed, not before every job: a job from the warm view still makes
+// no call before its creates.
+func TestWarmViewCountsPerDiskPastTheInstanceTotal(t *testing.T) {
+	sc := quickScenario()
+	for i := range 140 {
+		for _, d := range []string{ecsemu.DefaultSystemDiskID, ecsemu.DefaultDataDiskID} {
+			sc.Snapshots = append(sc.Snapshots, ecsemu.Snapshot{ID: fmt.Sprintf("s-old%s%03d", d[len(d)-11:len(d)-7], i), DiskID: d, Age: ecsemu.Duration(time.Hour)})
+		}
+	}
+	env := ecsemutest.Start(t, ecsemutest.WithScenario(sc))
+	vars, _ := inProcessVars(t, env)
+	m := map[string]string{}
+	for _, v := range vars {
+		k, val, _ := strings.Cut(v, "=")
+		m[k] = val
+	}
+	stop := startDaemon(t, m)
+	defer stop()
+	deadline := time.Now().Add(10 * time.Second)
+	for countCalls(env, "DescribeSnapshots") == 0 { // the view's first count
+		if time.Now().After(deadline) {
+			t.Fatalf("the daemon's view counted nothing: calls %v", actions(env))
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	time.Sleep(500 * time.Millisecond) // and the disks' counts after it
+	env.Emu.ResetCalls()
+	code, out, stderr := runWith(t, vars, "now", "--no-wait", "--json", "--consistency", "crash", "--disks", "all")
+	var res job.Result
+	if err := json.Unmarshal([]byte(out), &res); code != 0 || err != nil || !res.WarmView {
+		t.Fatalf("now: exit %d, %v, warm view %v: %s", code, err, res.WarmView, stderr)
+	}
+	if got := actions(env); len(got) == 0 || !strings.HasPrefix(got[0], "Create") {
+		t.Errorf("calls of the job %v; want its creates first", got)
+	}
+}
+
+func actions(env *ecsemutest.Env) []string {
+	var out []string
+	for _, c := range env.Emu.Calls() {
+		out = append(out, c.Action)
+	}
+	return out
+}
+
+func countCalls(env *ecsemutest.Env, action string) int {
+	n := 0
+	for _, a := range actions(env) {
+		if a == action {
+			n++
+		}
+	}
+	return n
 }

@@ -30,11 +30,11 @@ const (
 
 // ViewOptions keep the daemon's inventory warm between jobs.
 type ViewOptions struct {
-	// Headroom returns how many manual snapshots the instance's disks may
-	// still gain in all before one of them could be at its quota (the
-	// per-disk quota less the instance's total); a job whose disks
-	// surely have room skips the per-disk counts.
-	Headroom func(ctx context.Context) (int, error)
+	// Headroom returns how many manual snapshots the instance's disks
+	// (inv's) may still gain in all before one of them could be at its
+	// quota; a job whose disks surely have room skips the per-disk
+	// counts.
+	Headroom func(ctx context.Context, inv *job.Inventory) (int, error)
 }
 
 var _ job.WarmView = (*inventoryCache)(nil)
@@ -138,11 +138,12 @@ func (j *Jobs) keepView(ctx context.Context, opts ViewOptions) {
 				return
 			}
 		}
-		if _, err := eng.RefreshInventory(ctx); err != nil {
+		fresh, err := eng.RefreshInventory(ctx)
+		if err != nil {
 			j.log.Warn("could not renew the disk view", "error", err)
 		}
-		if opts.Headroom != nil {
-			n, err := opts.Headroom(ctx)
+		if opts.Headroom != nil && fresh != nil {
+			n, err := opts.Headroom(ctx, fresh)
 			c.setHeadroom(n, err == nil)
 		}
 	}
