@@ -229,12 +229,7 @@ func TestDaemonWaitsForTheStore(t *testing.T) {
 		st.Close()
 		close(released)
 	}()
-	m := map[string]string{}
-	for _, v := range vars {
-		k, val, _ := strings.Cut(v, "=")
-		m[k] = val
-	}
-	stop := startDaemon(t, m)
+	stop := startDaemonIn(t, vars)
 	defer stop()
 	select {
 	case <-released:
@@ -250,18 +245,13 @@ func TestDaemonWaitsForTheStore(t *testing.T) {
 func TestWarmViewCountsPerDiskPastTheInstanceTotal(t *testing.T) {
 	sc := quickScenario()
 	for i := range 140 {
-		for _, d := range []string{ecsemu.DefaultSystemDiskID, ecsemu.DefaultDataDiskID} {
-			sc.Snapshots = append(sc.Snapshots, ecsemu.Snapshot{ID: fmt.Sprintf("s-old%s%03d", d[len(d)-11:len(d)-7], i), DiskID: d, Age: ecsemu.Duration(time.Hour)})
+		for k, d := range []string{ecsemu.DefaultSystemDiskID, ecsemu.DefaultDataDiskID} {
+			sc.Snapshots = append(sc.Snapshots, ecsemu.Snapshot{ID: fmt.Sprintf("s-old%d%03d", k, i), DiskID: d, Age: ecsemu.Duration(time.Hour)})
 		}
 	}
 	env := ecsemutest.Start(t, ecsemutest.WithScenario(sc))
 	vars, _ := inProcessVars(t, env)
-	m := map[string]string{}
-	for _, v := range vars {
-		k, val, _ := strings.Cut(v, "=")
-		m[k] = val
-	}
-	stop := startDaemon(t, m)
+	stop := startDaemonIn(t, vars)
 	defer stop()
 	deadline := time.Now().Add(10 * time.Second)
 	for countCalls(env, "DescribeSnapshots") == 0 { // the view's first count
@@ -298,4 +288,14 @@ func countCalls(env *ecsemutest.Env, action string) int {
 		}
 	}
 	return n
+}
+
+// startDaemonIn is startDaemon with the environment of inProcessVars.
+func startDaemonIn(t *testing.T, vars []string) (stop func()) {
+	m := map[string]string{}
+	for _, v := range vars {
+		k, val, _ := strings.Cut(v, "=")
+		m[k] = val
+	}
+	return startDaemon(t, m)
 }
