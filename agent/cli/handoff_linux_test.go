@@ -299,3 +299,37 @@ func startDaemonIn(t *testing.T, vars []string) (stop func()) {
 	}
 	return startDaemon(t, m)
 }
+
+// A job run in process that dies before its creates leaves no record: no
+// later start of ecssnap runs it again under its caller's reason, long
+// after the caller (a package manager's transaction) went on without it.
+func TestInProcessJobKilledBeforeItsCreatesIsNotRunLater(t *testing.T) {
+	env := ecsemutest.Start(t, ecsemutest.WithScenario(quickScenario()), ecsemutest.WithFaults(ecsemu.Faults{Latency: 3 * time.Second}))
+	vars, _ := inProcessVars(t, env)
+	exe, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(exe, "now", "--no-wait", "--json", "--consistency", "crash", "--reason", "before apt-get upgrade")
+	cmd.Env = append(append(os.Environ(), runCLIEnv+"=1"), vars...)
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(time.Second) // DescribeDisks is on its way
+	cmd.Process.Kill()
+	cmd.Wait()
+	env.Emu.SetFaults(ecsemu.Faults{})
+	code, out, stderr := runWith(t, vars, "list", "--json")
+	var views []localapi.JobView
+	if err := json.Unmarshal([]byte(out), &views); code != 0 || err != nil {
+		t.Fatalf("list: exit %d, %v: %s", code, err, stderr)
+	}
+	if len(views) != 0 {
+		t.Fatalf("list: %d jobs (state %s); want none: the killed job created nothing", len(views), views[0].State)
+	}
+	for _, c := range env.Emu.Calls() {
+		if strings.HasPrefix(c.Action, "Create") {
+			t.Errorf("a %s was made", c.Action)
+		}
+	}
+}

@@ -158,7 +158,8 @@ func (a *app) inProcess(ctx context.Context, creq localapi.CreateJobRequest, out
 		e.HandOff = handOff
 		return e
 	}
-	jobs := daemon.NewJobs(daemon.JobsOptions{Engine: engine, Store: st, Logger: a.logger, Now: a.env.Now, Window: a.cfg.CoalesceWindow})
+	jobs := daemon.NewJobs(daemon.JobsOptions{Engine: engine, Store: st, Logger: a.logger, Now: a.env.Now, Window: a.cfg.CoalesceWindow,
+		CallerInProcess: true})
 	if err := jobs.Reconcile(); err != nil {
 		a.logger.Warn("could not reconcile unfinished jobs", "error", err)
 	}

@@ -76,6 +76,7 @@ type Jobs struct {
 	// interrupted is over once its creates are settled: nobody asked for
 	// it any more, and the next command must not run it again.
 	resumeInterrupted bool
+	callerInProcess   bool // JobsOptions.CallerInProcess
 	warm              bool // jobs plan from the kept view (keepView runs)
 	// afterSuccess runs in the worker once the queue has been idle for
 	// afterSuccessIdle after a job that succeeded (retention.go); afterEach
@@ -110,6 +111,13 @@ type JobsOptions struct {
 	// unless its create calls were sent and not all answered, which only
 	// a resume with the same ClientTokens can settle.
 	ResumeInterrupted bool
+	// CallerInProcess says the jobs run for callers in this process (the
+	// CLI when no daemon runs): a job is recorded from its first record
+	// on (its create calls, before any is sent, or its end), not when it
+	// is accepted, so that a job that dies before its creates is not run
+	// again by a later start of ecssnap, long after its caller (a package
+	// manager's transaction, a script) went on without it.
+	CallerInProcess bool
 }
 
 // maxRecent bounds the finished jobs kept in memory.
@@ -128,7 +136,7 @@ func NewJobs(opts JobsOptions) *Jobs {
 	}
 	return &Jobs{engine: opts.Engine, store: opts.Store, log: opts.Logger, now: opts.Now,
 		window: opts.Window, limits: opts.Limits.withDefaults(), wake: make(chan struct{}, 1), metrics: newMetrics(),
-		inv: &inventoryCache{now: opts.Now}, resumeInterrupted: opts.ResumeInterrupted}
+		inv: &inventoryCache{now: opts.Now}, resumeInterrupted: opts.ResumeInterrupted, callerInProcess: opts.CallerInProcess}
 }
 
 // newEngine builds an engine from the current configuration, sharing the
@@ -187,8 +195,10 @@ func (j *Jobs) Submit(req localapi.CreateJobRequest, caller localapi.Caller) (*J
 	}
 	rec.Request.Mounts, rec.Request.Force = req.Mounts, req.Force
 	pre := j.startPrejoin(j.engine)
-	if err := j.save(rec); err != nil {
-		return nil, false, fmt.Errorf("record the job: %w", err)
+	if !j.callerInProcess {
+		if err := j.save(rec); err != nil {
+			return nil, false, fmt.Errorf("record the job: %w", err)
+		}
 	}
 	e := &Job{rec: rec, req: jr, created: make(chan struct{}), done: make(chan struct{}), prejoin: pre}
 	j.queue = append(j.queue, e)
@@ -381,7 +391,8 @@ func (j *Jobs) execute(ctx context.Context, e *Job) {
 	j.mu.Unlock()
 	j.mu.Lock()
 	// A job accepted by this process starts from its queued record, made
-	// durable by Submit a moment ago: the run's first record (the create
+	// durable by Submit a moment ago (for a caller in this process, not
+	// recorded at all so far): the run's first record (the create
 	// calls with their ClientTokens, before any is sent; or the job's end)
 	// carries the running state and the attempt. Saving it here as well
 	// cost a write and two fsyncs before every create, and bought nothing:
