@@ -74,10 +74,10 @@ func indexLine(id string, e entry) string {
 // entries lists the records in the directory as the index would have them:
 // from the index for records it says are done, from the file for every
 // other. It also returns how many files it read and how many lines the
-// index has (-1: there is none). A writable store (clean)
-// removes temp files left by interrupted writes and moves undecodable
-// records aside; a read-only store only logs them, because the daemon may
-// be writing at that moment and the directory is not the reader's to change.
+// index has (-1: there is none). A writable store (clean) removes temp
+// files left by interrupted writes and moves undecodable records aside; a
+// read-only store only logs them, because the daemon may be writing at
+// that moment and the directory is not the reader's to change.
 func (s *Store) entries(clean bool) (idx map[string]entry, read, lines int, err error) {
 	logged, lines := readIndex(s.dir)
 	ents, err := os.ReadDir(s.jobs)
@@ -98,8 +98,8 @@ func (s *Store) entries(clean bool) (idx map[string]entry, read, lines int, err 
 		case !ent.Type().IsRegular() || !strings.HasSuffix(name, recordSuffix):
 			continue // .corrupt files and anything else that is not a record
 		}
-		if e, ok := logged[strings.TrimSuffix(name, recordSuffix)]; ok && e.state == StateDone {
-			idx[strings.TrimSuffix(name, recordSuffix)] = e
+		if id := strings.TrimSuffix(name, recordSuffix); logged[id].state == StateDone {
+			idx[id] = logged[id]
 			continue
 		}
 		read++
