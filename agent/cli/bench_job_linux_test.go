@@ -73,11 +73,22 @@ func BenchmarkSnapshotNow(b *testing.B) {
 // benchLatency and returns the environment for ecssnap with config as its
 // configuration file.
 func snapshotNowEmulator(b *testing.B, config string) (*ecsemutest.Env, []string) {
+	return benchEmulator(b, benchDisks, config)
+}
+
+// benchQuota is the emulated account's manual snapshot quota per disk:
+// benchmarks take many snapshots.
+const benchQuota = 65535
+
+// benchEmulator starts an emulator with n ESSD data disks at benchLatency
+// and returns the environment for ecssnap, in process (no daemon answers
+// on its socket), with config as its configuration file.
+func benchEmulator(b *testing.B, n int, config string) (*ecsemutest.Env, []string) {
 	sc := ecsemu.DefaultScenario()
-	sc.Quota.ManualSnapshotsPerDisk = 65535
+	sc.Quota.ManualSnapshotsPerDisk = benchQuota
 	sc.Speed = ecsemu.Speed{MiBPerSecond: 1 << 30, Minimum: ecsemu.Duration(time.Millisecond)}
 	sc.Disks = nil
-	for i := range benchDisks {
+	for i := range n {
 		sc.Disks = append(sc.Disks, ecsemu.Disk{ID: benchDiskID(i), Serial: "-", Category: "cloud_essd", Type: "data", SizeGiB: 20})
 	}
 	env := ecsemutest.Start(b, ecsemutest.WithScenario(sc), ecsemutest.WithFaults(ecsemu.Faults{Latency: benchLatency}),

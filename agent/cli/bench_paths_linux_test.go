@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
@@ -13,7 +12,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/ecssnap/ecssnap/pkg/ecsemu"
 	"github.com/ecssnap/ecssnap/pkg/ecsemu/ecsemutest"
 	"github.com/ecssnap/ecssnap/pkg/job"
 	"github.com/ecssnap/ecssnap/pkg/localapi"
@@ -91,33 +89,13 @@ func envValue(vars []string, key string) string {
 	return ""
 }
 
+// toCreatedEmulator is snapshotNowEmulator with n disks. The agent knows
+// the account's quota, as its operator would set it: under the default
+// 256 a run of 16 jobs of 16 disks would leave the one-call count unable
+// to rule out a full disk, and every later job would count per disk after
+// DescribeDisks (one more round trip).
 func toCreatedEmulator(b *testing.B, n int) (*ecsemutest.Env, []string) {
-	sc := ecsemu.DefaultScenario()
-	sc.Quota.ManualSnapshotsPerDisk = 65535
-	sc.Speed = ecsemu.Speed{MiBPerSecond: 1 << 30, Minimum: ecsemu.Duration(time.Millisecond)}
-	sc.Disks = nil
-	for i := range n {
-		sc.Disks = append(sc.Disks, ecsemu.Disk{ID: benchDiskID(i), Serial: "-", Category: "cloud_essd", Type: "data", SizeGiB: 20})
-	}
-	env := ecsemutest.Start(b, ecsemutest.WithScenario(sc), ecsemutest.WithFaults(ecsemu.Faults{Latency: benchLatency}),
-		ecsemutest.WithLogger(slog.New(slog.DiscardHandler)))
-	dir := b.TempDir()
-	// The agent knows the account's quota, as its operator would set it:
-	// under the default 256 a run of 16 jobs of 16 disks would leave the
-	// one-call count unable to rule out a full disk, and every later job
-	// would count per disk after DescribeDisks (one more round trip).
-	config := filepath.Join(dir, "config.yaml")
-	if err := os.WriteFile(config, fmt.Appendf(nil, "quota_per_disk: %d\n", sc.Quota.ManualSnapshotsPerDisk), 0o644); err != nil {
-		b.Fatal(err)
-	}
-	return env, []string{
-		"ECSSNAP_CONFIG=" + config,
-		"ECSSNAP_METADATA_ENDPOINT=" + env.IMDSURL, "ECSSNAP_API_ENDPOINT=" + env.APIURL,
-		"ECSSNAP_SOCKET=" + filepath.Join(dir, "ecssnap.sock"),
-		"ECSSNAP_STATE_DIR=" + filepath.Join(dir, "state"),
-		"ECSSNAP_FREEZE_JOURNAL=" + filepath.Join(dir, "freeze.json"),
-		"ALIBABA_CLOUD_ACCESS_KEY_ID=" + env.AccessKeyID, "ALIBABA_CLOUD_ACCESS_KEY_SECRET=" + env.AccessKeySecret,
-	}
+	return benchEmulator(b, n, fmt.Sprintf("quota_per_disk: %d\n", benchQuota))
 }
 
 // startBenchDaemon starts the benchmarked binary's daemon and returns a

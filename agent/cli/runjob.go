@@ -209,31 +209,15 @@ func (a *app) openStore(ctx context.Context, dryRun bool) (*store.Store, error) 
 	if dryRun {
 		return nil, nil
 	}
-	deadline := time.Now().Add(lockWait)
-	for {
-		st, err := store.Open(a.cfg.StateDir, store.Options{Logger: a.logger, Now: a.env.Now})
-		switch {
-		case err == nil:
-			return st, nil
-		case errors.Is(err, fs.ErrPermission):
-			a.logger.Warn("the job store is not writable by this user; this job is not recorded", "dir", a.cfg.StateDir)
-			return nil, nil
-		case !errors.Is(err, store.ErrLocked):
-			return nil, fmt.Errorf("open the job store: %w", err)
-		case time.Now().After(deadline):
-			return nil, fmt.Errorf("another ecssnap job has held the job store for %s: %w", lockWait, err)
-		}
+	st, err := store.OpenWait(ctx, a.cfg.StateDir, store.Options{Logger: a.logger, Now: a.env.Now}, lockWait, func(err error) {
 		a.logger.Info("waiting for another ecssnap job to finish", "error", err)
-		// Briefly at first: the holder is most often the process that
-		// finishes a handed-off job, a round trip or two from done.
-		pause := 500 * time.Millisecond
-		if time.Since(deadline.Add(-lockWait)) < 2*time.Second {
-			pause = 20 * time.Millisecond
-		}
-		select {
-		case <-ctx.Done():
-			return nil, ctx.Err()
-		case <-time.After(pause):
-		}
+	})
+	switch {
+	case errors.Is(err, fs.ErrPermission):
+		a.logger.Warn("the job store is not writable by this user; this job is not recorded", "dir", a.cfg.StateDir)
+		return nil, nil
+	case err != nil:
+		return nil, fmt.Errorf("open the job store: %w", err)
 	}
+	return st, nil
 }

@@ -224,19 +224,7 @@ const storeWait = time.Minute
 
 // openStore opens the job store, waiting while an ecssnap command holds it.
 func openStore(ctx context.Context, opts Options, log *slog.Logger) (*store.Store, error) {
-	deadline := time.Now().Add(storeWait)
-	for waited := false; ; waited = true {
-		st, err := store.Open(opts.StateDir, store.Options{Logger: log, Now: opts.Now})
-		if !errors.Is(err, store.ErrLocked) || time.Now().After(deadline) {
-			return st, err
-		}
-		if !waited {
-			log.Info("waiting for an ecssnap command to release the job store", "error", err)
-		}
-		select {
-		case <-ctx.Done():
-			return nil, ctx.Err()
-		case <-time.After(100 * time.Millisecond):
-		}
-	}
+	return store.OpenWait(ctx, opts.StateDir, store.Options{Logger: log, Now: opts.Now}, storeWait, func(err error) {
+		log.Info("waiting for an ecssnap command to release the job store", "error", err)
+	})
 }

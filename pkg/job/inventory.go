@@ -46,6 +46,18 @@ type InventoryCache interface {
 
 // Inventory identifies the instance and reads both sides of the disk map.
 func (e *Engine) Inventory(ctx context.Context) (*Inventory, error) {
+	return e.readInventory(ctx, false)
+}
+
+// RefreshInventory reads the instance's inventory anew and keeps it in the
+// engine's cache: the daemon renews its warm view with it.
+func (e *Engine) RefreshInventory(ctx context.Context) (*Inventory, error) {
+	return e.readInventory(ctx, true)
+}
+
+// readInventory identifies the instance and reads its inventory through
+// the engine's cache when it has one (fresh: never the cached one).
+func (e *Engine) readInventory(ctx context.Context, fresh bool) (*Inventory, error) {
 	e.defaults()
 	id, err := e.Metadata.Identity(ctx)
 	if err != nil {
@@ -55,12 +67,11 @@ func (e *Engine) Inventory(ctx context.Context) (*Inventory, error) {
 	if err != nil {
 		return nil, err
 	}
+	fetch := func(ctx context.Context) (*Inventory, error) { return e.inventory(ctx, id, cl) }
 	if e.Inventories != nil {
-		return e.Inventories.Inventory(ctx, id.InstanceID, func(ctx context.Context) (*Inventory, error) {
-			return e.inventory(ctx, id, cl)
-		}, false)
+		return e.Inventories.Inventory(ctx, id.InstanceID, fetch, fresh)
 	}
-	return e.inventory(ctx, id, cl)
+	return fetch(ctx)
 }
 
 // inventory lists the instance's disks and, beside that call, reads the

@@ -243,25 +243,6 @@ func (r *run) tokenKey(what string) string {
 	return fmt.Sprintf("%s-r%d", what, r.replans)
 }
 
-// RefreshInventory reads the instance's inventory anew and keeps it in the
-// engine's cache: the daemon renews its warm view with it.
-func (e *Engine) RefreshInventory(ctx context.Context) (*Inventory, error) {
-	e.defaults()
-	id, err := e.Metadata.Identity(ctx)
-	if err != nil {
-		return nil, err
-	}
-	cl, err := e.NewCloud(id.RegionID)
-	if err != nil {
-		return nil, err
-	}
-	fetch := func(ctx context.Context) (*Inventory, error) { return e.inventory(ctx, id, cl) }
-	if e.Inventories != nil {
-		return e.Inventories.Inventory(ctx, id.InstanceID, fetch, true)
-	}
-	return fetch(ctx)
-}
-
 // Rejoin maps inv's cloud disks to the guest's layout as it is now,
 // without an API or metadata call (the serials are inv's): the mounts
 // changed, the disks did not.

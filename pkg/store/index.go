@@ -71,20 +71,30 @@ func indexLine(id string, e entry) string {
 	return fmt.Sprintf("%s %s %d\n", id, e.state, e.created.UnixNano())
 }
 
+// scan is what entries found: the records as the index has them, how
+// many files it read, how many lines the index has (-1: there is none),
+// and whether the index should be written anew: it is missing, has
+// outgrown the records, or missed or misstated a record read from its file.
+type scan struct {
+	idx     map[string]entry
+	read    int
+	lines   int
+	rewrite bool
+}
+
 // entries lists the records in the directory as the index would have them:
 // from the index for records it says are done, from the file for every
-// other. It also returns how many files it read and how many lines the
-// index has (-1: there is none). A writable store (clean) removes temp
-// files left by interrupted writes and moves undecodable records aside; a
-// read-only store only logs them, because the daemon may be writing at
-// that moment and the directory is not the reader's to change.
-func (s *Store) entries(clean bool) (idx map[string]entry, read, lines int, err error) {
+// other. A writable store (clean) removes temp files left by interrupted
+// writes and moves undecodable records aside; a read-only store only logs
+// them, because the daemon may be writing at that moment and the
+// directory is not the reader's to change.
+func (s *Store) entries(clean bool) (scan, error) {
 	logged, lines := readIndex(s.dir)
 	ents, err := os.ReadDir(s.jobs)
 	if err != nil {
-		return nil, 0, 0, fmt.Errorf("list job records: %w", err)
+		return scan{}, fmt.Errorf("list job records: %w", err)
 	}
-	idx = make(map[string]entry, len(ents))
+	sc := scan{idx: make(map[string]entry, len(ents)), lines: lines, rewrite: lines < 0}
 	changed := false
 	for _, ent := range ents {
 		name := ent.Name()
@@ -98,15 +108,20 @@ func (s *Store) entries(clean bool) (idx map[string]entry, read, lines int, err 
 		case !ent.Type().IsRegular() || !strings.HasSuffix(name, recordSuffix):
 			continue // .corrupt files and anything else that is not a record
 		}
-		if id := strings.TrimSuffix(name, recordSuffix); logged[id].state == StateDone {
-			idx[id] = logged[id]
+		id := strings.TrimSuffix(name, recordSuffix)
+		if logged[id].state == StateDone {
+			sc.idx[id] = logged[id]
 			continue
 		}
-		read++
+		sc.read++
 		rec, err := s.read(name)
 		switch {
 		case err == nil:
-			idx[rec.ID] = entry{created: rec.Created, state: rec.State}
+			e := entry{created: rec.Created, state: rec.State}
+			sc.idx[rec.ID] = e
+			if got, ok := logged[rec.ID]; !ok || got.state != e.state || !got.created.Equal(e.created) {
+				sc.rewrite = true
+			}
 		case errors.Is(err, fs.ErrNotExist):
 			// Pruned by the daemon between ReadDir and the read.
 		case errors.Is(err, ErrNewerVersion):
@@ -120,11 +135,16 @@ func (s *Store) entries(clean bool) (idx map[string]entry, read, lines int, err 
 	}
 	if changed {
 		if err := syncDir(s.jobs); err != nil {
-			return nil, 0, 0, err
+			return scan{}, err
 		}
 	}
-	return idx, read, lines, nil
+	sc.rewrite = sc.rewrite || outgrown(sc.lines, len(sc.idx))
+	return sc, nil
 }
+
+// outgrown reports whether an index of lines lines has outgrown n records
+// enough to be written anew.
+func outgrown(lines, n int) bool { return lines > 2*n+64 }
 
 // writeIndex replaces the index with one line per indexed record, so that
 // the next Open reads only the unfinished ones. The caller holds s.mu.
@@ -163,7 +183,7 @@ func (s *Store) writeIndex() {
 // anew instead. A failure costs the next Open reads, nothing else. The
 // caller holds s.mu.
 func (s *Store) noteIndex(id string) {
-	if s.indexLines > 2*len(s.index)+64 {
+	if outgrown(s.indexLines, len(s.index)) {
 		s.writeIndex()
 		return
 	}

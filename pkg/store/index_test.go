@@ -39,8 +39,8 @@ func TestOpenReadsOnlyUnfinishedRecords(t *testing.T) {
 	dir := t.TempDir()
 	all := fillStore(t, dir, 40, 2)
 	s, _ := openTest(t, dir)
-	if _, read, _, err := s.entries(false); err != nil || read != 2 {
-		t.Fatalf("entries read %d files (%v); want only the 2 unfinished", read, err)
+	if sc, err := s.entries(false); err != nil || sc.read != 2 {
+		t.Fatalf("entries read %d files (%v); want only the 2 unfinished", sc.read, err)
 	}
 	checkListing(t, s, all, all[40:])
 }
@@ -73,15 +73,15 @@ func TestIndexDamageCostsReadsNotJobs(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if _, read, _, err := ro.entries(false); err != nil || read != tc.wantRead {
-				t.Fatalf("entries read %d files (%v); want %d", read, err, tc.wantRead)
+			if sc, err := ro.entries(false); err != nil || sc.read != tc.wantRead {
+				t.Fatalf("entries read %d files (%v); want %d", sc.read, err, tc.wantRead)
 			}
 			checkListing(t, ro, all, all[40:])
 			s, _ := openTest(t, dir) // writes the index anew
 			checkListing(t, s, all, all[40:])
 			s.Close()
-			if _, read, _, err := ro.entries(false); err != nil || read != 2 {
-				t.Fatalf("after the index was written anew, entries read %d files (%v); want 2", read, err)
+			if sc, err := ro.entries(false); err != nil || sc.read != 2 {
+				t.Fatalf("after the index was written anew, entries read %d files (%v); want 2", sc.read, err)
 			}
 		})
 	}
@@ -97,8 +97,8 @@ func TestReadOnlyStoreUsesTheIndex(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer ro.Close()
-	if _, read, _, err := ro.entries(false); err != nil || read != 2 {
-		t.Fatalf("read-only entries read %d files (%v); want 2", read, err)
+	if sc, err := ro.entries(false); err != nil || sc.read != 2 {
+		t.Fatalf("read-only entries read %d files (%v); want 2", sc.read, err)
 	}
 	checkListing(t, ro, all, all[40:])
 }
@@ -181,5 +181,27 @@ func appendTo(t *testing.T, path, text string) {
 	defer f.Close()
 	if _, err := f.WriteString(text); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// An Open that reads only the unfinished records the index already names,
+// as every run without the daemon does while a job is being finished,
+// leaves the index as it is rather than writing it anew.
+func TestOpenKeepsACurrentIndex(t *testing.T) {
+	dir := t.TempDir()
+	fillStore(t, dir, 40, 2)
+	path := filepath.Join(dir, indexName)
+	before, err := os.Stat(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, _ := openTest(t, dir)
+	s.Close()
+	after, err := os.Stat(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !os.SameFile(before, after) || after.Size() != before.Size() {
+		t.Error("Open wrote the index anew though it named every record as it is")
 	}
 }

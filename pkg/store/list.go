@@ -39,8 +39,8 @@ func (s *Store) current() (map[string]entry, error) {
 	if !s.readOnly {
 		return s.index, nil
 	}
-	idx, _, _, err := s.entries(false)
-	return idx, err
+	sc, err := s.entries(false)
+	return sc.idx, err
 }
 
 // Unfinished returns every record not in StateDone, oldest first, which is

@@ -114,13 +114,13 @@ func Open(dir string, opts Options) (*Store, error) {
 		return nil, err
 	}
 	s.lock = lock
-	idx, read, lines, err := s.entries(true)
+	sc, err := s.entries(true)
 	if err != nil {
 		_ = lock.Close()
 		return nil, err
 	}
-	s.index, s.indexLines = idx, lines
-	if read > 0 || lines < 0 || lines > 2*len(idx)+64 {
+	s.index, s.indexLines = sc.idx, sc.lines
+	if sc.rewrite {
 		s.writeIndex()
 	}
 	return s, nil
