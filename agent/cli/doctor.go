@@ -124,7 +124,7 @@ func (d *doctor) apiEndpoint() {
 
 func (d *doctor) metadata(ctx context.Context) {
 	md := d.a.metadata()
-	id, err := md.Identity(ctx)
+	id, err := md.ReadIdentity(ctx) // the service itself, not what a job kept
 	var st *imds.StatusError
 	switch {
 	case err == nil:

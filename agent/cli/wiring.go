@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"os"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -20,17 +21,25 @@ import (
 // it must bypass any HTTP proxy configured for API traffic.
 const metadataHost = "100.100.100.200"
 
+// identityFile is where, under the state directory, the identity is kept
+// for the processes of one boot (imds.Config.IdentityFile).
+const identityFile = "identity.json"
+
 // metadata returns the app's one metadata client. The daemon builds an
 // engine per job; with a client per engine every job read the identity
 // again, and a job that started while the metadata service was briefly
 // unreachable failed although the identity never changes (found by make
 // soak). A failed read is not cached, so the first job still retries.
+// The identity is also kept in the state directory for the later
+// processes of this boot: an in-process job then sends its first API call
+// without waiting for the metadata service.
 func (a *app) metadata() *imds.Client {
 	a.mdOnce.Do(func() {
 		a.md = imds.New(imds.Config{
 			Endpoint:       a.cfg.MetadataEndpoint,
 			AllowTokenless: a.cfg.MetadataTokenless,
 			Logger:         a.logger,
+			IdentityFile:   filepath.Join(a.cfg.StateDir, identityFile),
 		})
 	})
 	return a.md

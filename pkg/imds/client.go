@@ -47,6 +47,15 @@ type Config struct {
 	Transport      http.RoundTripper
 	Now            func() time.Time
 	Logger         *slog.Logger
+	// IdentityFile, when set, keeps the identity for the later processes
+	// of this boot: Identity reads it before asking the service, and
+	// writes it after a read from the service. The file names the boot
+	// and the endpoint it came from; any other boot's or endpoint's is
+	// ignored (see kept).
+	IdentityFile string
+	// BootID returns the ID of this boot of the kernel; when nil, the
+	// kernel's boot_id is read.
+	BootID func() (string, error)
 }
 
 // Client reads the metadata service. It is safe for concurrent use.
@@ -90,6 +99,9 @@ func New(cfg Config) *Client {
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.BootID == nil {
+		cfg.BootID = readBootID
 	}
 	tr := cfg.Transport
 	if tr == nil {

@@ -9,7 +9,8 @@ import (
 )
 
 // Identity is what never changes for an instance, so it is read once per
-// process: the metadata service rate-limits and every job needs it.
+// process, or once per boot with Config.IdentityFile: the metadata service
+// rate-limits, and every job needs it before its first API call.
 type Identity struct {
 	InstanceID   string `json:"instance_id"`
 	RegionID     string `json:"region_id"`
@@ -17,11 +18,12 @@ type Identity struct {
 	InstanceType string `json:"instance_type,omitempty"`
 }
 
-// Identity returns the instance's identity, read on first use and cached.
-// Callers that come while it is being read share that read and its
-// outcome (a job reads it while another part of the process already asked
-// for it ahead of time); a failed read is not cached, so a later call
-// tries again.
+// Identity returns the instance's identity, read on first use and cached,
+// from Config.IdentityFile when it holds this boot's, otherwise from the
+// service. Callers that come while it is being read share that read and
+// its outcome (a job reads it while another part of the process already
+// asked for it ahead of time); a failed read is not cached, so a later
+// call tries again.
 func (c *Client) Identity(ctx context.Context) (Identity, error) {
 	c.identityMu.Lock()
 	if c.identity != nil {
@@ -42,7 +44,10 @@ func (c *Client) Identity(ctx context.Context) (Identity, error) {
 	c.identityCall = call
 	c.identityMu.Unlock()
 
-	call.id, call.err = c.readIdentity(ctx)
+	var kept bool
+	if call.id, kept = c.kept(); !kept {
+		call.id, call.err = c.readIdentity(ctx)
+	}
 	c.identityMu.Lock()
 	if call.err == nil {
 		c.identity = &call.id
@@ -50,7 +55,20 @@ func (c *Client) Identity(ctx context.Context) (Identity, error) {
 	c.identityCall = nil
 	c.identityMu.Unlock()
 	close(call.done)
+	if !kept && call.err == nil {
+		c.keep(call.id) // for later processes: this one's callers have it
+	}
 	return call.id, call.err
+}
+
+// ReadIdentity reads the identity from the service, whatever is cached, and
+// keeps it as Identity would: for a check of the service itself.
+func (c *Client) ReadIdentity(ctx context.Context) (Identity, error) {
+	id, err := c.readIdentity(ctx)
+	if err == nil {
+		c.keep(id)
+	}
+	return id, err
 }
 
 // identityCall is a read of the identity in flight.
