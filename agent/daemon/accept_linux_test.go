@@ -64,11 +64,38 @@ func renames(t *testing.T, fd int) int {
 	}
 }
 
-// A job accepted by the daemon is recorded once before its creates are
-// recorded (with their ClientTokens) and sent: each record is a write and
-// two fsyncs on the path of every package manager's hook. And it stays
-// crash safe: at the create the record on disk holds the create call.
-func TestAcceptedJobRecordedOnceBeforeItsCreates(t *testing.T) {
+// A job accepted by the daemon is recorded before its creates are sent,
+// with the create calls and their ClientTokens, so that it is crash safe
+// at the create. A caller that waits for the creates (every hook) gets
+// that one record before them, not two: each is a write and two fsyncs on
+// the path of every package manager's hook. A caller that does not wait
+// was told the job's ID, and the job is recorded when accepted as well.
+func TestAcceptedJobRecordedBeforeItsCreates(t *testing.T) {
+	for _, tc := range []struct {
+		wait string
+		want int // records written before the first create call
+	}{
+		{localapi.WaitCreated, 1},
+		{localapi.WaitCompleted, 1},
+		{localapi.WaitNone, 2},
+	} {
+		t.Run("wait="+tc.wait, func(t *testing.T) {
+			atCreate, onDisk := recordsAtCreate(t, tc.wait)
+			if atCreate != tc.want {
+				t.Errorf("%d records written before the first create call, want %d", atCreate, tc.want)
+			}
+			if onDisk == nil || onDisk.State != store.StateRunning || onDisk.Result == nil || len(onDisk.Result.Creates) == 0 ||
+				onDisk.Result.Creates[0].ClientToken == "" || onDisk.Attempts != 1 {
+				t.Errorf("the record on disk at the first create is %+v; want it running, attempt 1, with its create calls and their tokens", onDisk)
+			}
+		})
+	}
+}
+
+// recordsAtCreate runs one job whose caller waits as wait says, and
+// returns how many records were written when its first create call was
+// sent and the job's record on disk then.
+func recordsAtCreate(t *testing.T, wait string) (int, *store.Record) {
 	env := ecsemutest.Start(t, ecsemutest.WithScenario(quick()))
 	dir := t.TempDir()
 	st, err := store.Open(dir, store.Options{})
@@ -90,12 +117,11 @@ func TestAcceptedJobRecordedOnceBeforeItsCreates(t *testing.T) {
 		mu       sync.Mutex
 		atCreate = -1
 		onDisk   *store.Record
-		jobs     *Jobs
 		id       string
 	)
 	creds := cloud.NewStaticCredentials(env.AccessKeyID, env.AccessKeySecret)
 	md := imds.New(imds.Config{Endpoint: env.IMDSURL})
-	jobs = NewJobs(JobsOptions{Store: st, ResumeInterrupted: true, Engine: func(emit func(job.Event)) *job.Engine {
+	jobs := NewJobs(JobsOptions{Store: st, ResumeInterrupted: true, Engine: func(emit func(job.Event)) *job.Engine {
 		return &job.Engine{Metadata: md, Emit: emit, PollMin: 20 * time.Millisecond, PollMax: 50 * time.Millisecond,
 			NewCloud: func(region string) (job.Cloud, error) {
 				cl, err := cloud.New(cloud.Config{Region: region, Endpoint: env.APIURL, Credentials: creds})
@@ -112,7 +138,7 @@ func TestAcceptedJobRecordedOnceBeforeItsCreates(t *testing.T) {
 				}}, nil
 			}}
 	}})
-	req := localapi.CreateJobRequest{Trigger: "manual", Disks: hookRequest("").Disks, Consistency: "crash", Wait: localapi.WaitCreated}
+	req := localapi.CreateJobRequest{Trigger: "manual", Disks: hookRequest("").Disks, Consistency: "crash", Wait: wait}
 	mu.Lock()
 	e, _, err := jobs.Submit(req, localapi.Caller{UID: 0, PID: 1})
 	if err != nil {
@@ -130,58 +156,178 @@ func TestAcceptedJobRecordedOnceBeforeItsCreates(t *testing.T) {
 	if atCreate < 0 {
 		t.Fatal("no create call was sent")
 	}
-	// Submit's record (queued), then the one with the create calls.
-	if atCreate != 2 {
-		t.Errorf("%d records written before the first create call, want 2 (accepted, then the create calls)", atCreate)
-	}
-	if onDisk == nil || onDisk.State != store.StateRunning || onDisk.Result == nil || len(onDisk.Result.Creates) == 0 ||
-		onDisk.Result.Creates[0].ClientToken == "" || onDisk.Attempts != 1 {
-		t.Errorf("the record on disk at the first create is %+v; want it running, attempt 1, with its create calls and their tokens", onDisk)
-	}
+	return atCreate, onDisk
 }
 
 // A daemon that dies after accepting a job, before its creates, runs the
-// job at its next start: the queued record is enough.
-func TestAcceptedJobRunsAfterACrash(t *testing.T) {
-	env := ecsemutest.Start(t, ecsemutest.WithScenario(quick()))
-	dir := t.TempDir()
+// job at its next start when its caller did not wait (it was told the
+// job's ID, and the queued record is enough); a job whose caller waited is
+// not recorded, and is not run long after its caller learned it failed
+// (a package manager's upgrade under way by then).
+func TestAcceptedJobAfterACrash(t *testing.T) {
+	for _, tc := range []struct {
+		wait string
+		runs bool
+	}{
+		{localapi.WaitNone, true},
+		{localapi.WaitCreated, false},
+	} {
+		t.Run("wait="+tc.wait, func(t *testing.T) {
+			env := ecsemutest.Start(t, ecsemutest.WithScenario(quick()))
+			dir := t.TempDir()
+			engine := emulatorEngine(env)
+			st, err := store.Open(dir, store.Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			req := localapi.CreateJobRequest{Trigger: "manual", Disks: hookRequest("").Disks, Consistency: "crash", Wait: tc.wait}
+			e, _, err := NewJobs(JobsOptions{Store: st, Engine: engine, ResumeInterrupted: true}).Submit(req, localapi.Caller{PID: 1})
+			if err != nil {
+				t.Fatal(err)
+			}
+			st.Close() // the daemon is gone before its worker took the job
+
+			st, err = store.Open(dir, store.Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer st.Close()
+			jobs := NewJobs(JobsOptions{Store: st, Engine: engine, ResumeInterrupted: true})
+			if err := jobs.Reconcile(); err != nil {
+				t.Fatal(err)
+			}
+			jobs.Drain(context.Background())
+			rec, err := st.Get(e.ID())
+			if !tc.runs {
+				if !errors.Is(err, store.ErrNotFound) {
+					t.Errorf("the job of a caller that waited is on record after the crash: %+v, %v", rec, err)
+				}
+				if n := countCreates(env); n != 0 {
+					t.Errorf("%d create calls after the restart, want none", n)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if rec.State != store.StateDone || rec.Error != "" || rec.Result == nil || rec.Result.CreatedCount() == 0 || rec.Attempts != 1 {
+				t.Fatalf("after the restart the job's record is %+v (error %q); want done with its snapshots, one attempt", rec, rec.Error)
+			}
+			if n := countCreates(env); n == 0 {
+				t.Fatal("no create call reached the API")
+			}
+		})
+	}
+}
+
+// A shutdown that interrupts a job before its creates leaves it for the
+// next start when its caller did not wait, and ends it when its caller
+// waited: that caller was told the job failed.
+func TestShutdownBeforeTheCreates(t *testing.T) {
+	for _, tc := range []struct {
+		wait   string
+		resume bool
+	}{
+		{localapi.WaitNone, true},
+		{localapi.WaitCreated, false},
+	} {
+		t.Run("wait="+tc.wait, func(t *testing.T) {
+			env := ecsemutest.Start(t, ecsemutest.WithScenario(quick()))
+			hold := env.Emu.HoldCalls("DescribeDisks")
+			defer hold.Release()
+			st, err := store.Open(t.TempDir(), store.Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer st.Close()
+			jobs := NewJobs(JobsOptions{Store: st, Engine: emulatorEngine(env), ResumeInterrupted: true})
+			req := localapi.CreateJobRequest{Trigger: "manual", Disks: hookRequest("").Disks, Consistency: "crash", Wait: tc.wait}
+			e, _, err := jobs.Submit(req, localapi.Caller{PID: 1})
+			if err != nil {
+				t.Fatal(err)
+			}
+			ctx, shutdown := context.WithCancel(context.Background())
+			ran := make(chan struct{})
+			go func() { defer close(ran); jobs.Run(ctx) }()
+			select {
+			case <-hold.Arrived():
+			case <-time.After(20 * time.Second):
+				t.Fatal("the job never asked for the inventory")
+			}
+			shutdown()
+			<-ran
+			<-e.Done()
+			rec, err := st.Get(e.ID())
+			if err != nil {
+				t.Fatalf("the interrupted job's end is not on record: %v", err)
+			}
+			if done := rec.State == store.StateDone; done == tc.resume {
+				t.Errorf("record state %s: want it left for the next start = %v", rec.State, tc.resume)
+			}
+			if n := countCreates(env); n != 0 {
+				t.Errorf("%d create calls", n)
+			}
+		})
+	}
+}
+
+// emulatorEngine builds engines that talk to env.
+func emulatorEngine(env *ecsemutest.Env) func(emit func(job.Event)) *job.Engine {
 	creds := cloud.NewStaticCredentials(env.AccessKeyID, env.AccessKeySecret)
 	md := imds.New(imds.Config{Endpoint: env.IMDSURL})
-	engine := func(emit func(job.Event)) *job.Engine {
+	return func(emit func(job.Event)) *job.Engine {
 		return &job.Engine{Metadata: md, Emit: emit, PollMin: 20 * time.Millisecond, PollMax: 50 * time.Millisecond,
 			NewCloud: func(region string) (job.Cloud, error) {
 				return cloud.New(cloud.Config{Region: region, Endpoint: env.APIURL, Credentials: creds})
 			}}
 	}
-	st, err := store.Open(dir, store.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	req := localapi.CreateJobRequest{Trigger: "manual", Disks: hookRequest("").Disks, Consistency: "crash", Wait: localapi.WaitCreated}
-	e, _, err := NewJobs(JobsOptions{Store: st, Engine: engine, ResumeInterrupted: true}).Submit(req, localapi.Caller{PID: 1})
-	if err != nil {
-		t.Fatal(err)
-	}
-	st.Close() // the daemon is gone before its worker took the job
+}
 
-	st, err = store.Open(dir, store.Options{})
+// A job not recorded yet (its caller waits for its creates) is listed
+// all the same, newest first among the recorded ones.
+func TestUnrecordedJobIsListed(t *testing.T) {
+	env := ecsemutest.Start(t, ecsemutest.WithScenario(quick()))
+	st, err := store.Open(t.TempDir(), store.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer st.Close()
-	jobs := NewJobs(JobsOptions{Store: st, Engine: engine, ResumeInterrupted: true})
-	if err := jobs.Reconcile(); err != nil {
-		t.Fatal(err)
-	}
-	jobs.Drain(context.Background())
-	rec, err := st.Get(e.ID())
+	jobs := NewJobs(JobsOptions{Store: st, Engine: emulatorEngine(env), ResumeInterrupted: true})
+	b := &backend{jobs: jobs, store: st}
+	first, _, err := jobs.Submit(localapi.CreateJobRequest{Trigger: "manual", Disks: hookRequest("").Disks, Consistency: "crash", Force: true}, localapi.Caller{PID: 1})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if rec.State != store.StateDone || rec.Error != "" || rec.Result == nil || rec.Result.CreatedCount() == 0 || rec.Attempts != 1 {
-		t.Fatalf("after the restart the job's record is %+v (error %q); want done with its snapshots, one attempt", rec, rec.Error)
+	jobs.Drain(context.Background())
+	hold := env.Emu.HoldCalls("DescribeDisks")
+	defer hold.Release()
+	e, _, err := jobs.Submit(localapi.CreateJobRequest{Trigger: "manual", Disks: hookRequest("").Disks, Consistency: "crash", Force: true,
+		Wait: localapi.WaitCreated}, localapi.Caller{PID: 1})
+	if err != nil {
+		t.Fatal(err)
 	}
-	if n := countCreates(env); n == 0 {
-		t.Fatal("no create call reached the API")
+	ctx, stop := context.WithCancel(context.Background())
+	defer stop()
+	go jobs.Run(ctx)
+	select {
+	case <-hold.Arrived():
+	case <-time.After(20 * time.Second):
+		t.Fatal("the job never asked for the inventory")
+	}
+	if _, err := st.Get(e.ID()); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("the job is on record before its creates: %v", err)
+	}
+	views, err := b.ListJobs(context.Background(), 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(views) != 2 || views[0].ID != e.ID() || views[0].State != store.StateRunning || views[1].ID != first.ID() {
+		for _, v := range views {
+			t.Logf("listed %s %s", v.ID, v.State)
+		}
+		t.Fatalf("listed %d jobs; want the running job %s first, then %s", len(views), e.ID(), first.ID())
+	}
+	if views, _ := b.ListJobs(context.Background(), 1); len(views) != 1 || views[0].ID != e.ID() {
+		t.Errorf("with limit 1: %d jobs, want the running one", len(views))
 	}
 }

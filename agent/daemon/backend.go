@@ -8,6 +8,7 @@ import (
 	"io"
 	"net/http"
 	"os"
+	"slices"
 	"time"
 
 	"github.com/ecssnap/ecssnap/pkg/job"
@@ -94,11 +95,13 @@ func (b *backend) ListJobs(_ context.Context, limit int) ([]*localapi.JobView, e
 	if err != nil {
 		return nil, err
 	}
-	out := make([]*localapi.JobView, len(recs))
-	for i, r := range recs {
-		out[i] = RecordView(r)
+	out := b.jobs.unrecordedViews()
+	for _, r := range recs {
+		out = append(out, RecordView(r))
 	}
-	return out, nil
+	// Newest first, as the store lists them.
+	slices.SortStableFunc(out, func(a, b *localapi.JobView) int { return b.Created.Compare(a.Created) })
+	return out[:min(len(out), limit)], nil
 }
 
 func (b *backend) GetJob(_ context.Context, id string) (*localapi.JobView, error) {

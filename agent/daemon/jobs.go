@@ -43,6 +43,13 @@ type Job struct {
 	followed   bool
 	reconciled bool
 	stopWait   context.CancelCauseFunc
+	// callerWaits is set when the caller that asked for the job waits on
+	// the line at least until its creates are answered (a hook, `now
+	// --no-wait`, the CLI's own engine): the job is recorded from its
+	// create calls on, not when it is accepted (see Submit). unrecorded
+	// is set until its first record.
+	callerWaits bool
+	unrecorded  bool
 	// prejoin is the guest's layout read while the job was recorded,
 	// for a job that starts at once (prejoin.go); nil otherwise.
 	prejoin *prejoin
@@ -179,8 +186,13 @@ func (j *Jobs) Submit(req localapi.CreateJobRequest, caller localapi.Caller) (*J
 			j.log.Info("request joined a job", "job", e.rec.ID, "session", req.Session, "trigger", jr.Trigger, "uid", caller.UID, "pid", caller.PID)
 			e.rec.AddJoiner(store.Joiner{Caller: who, Time: now, Trigger: jr.Trigger, Session: req.Session})
 			e.rec.Request.Packages = addPackageLines(e.rec.Request.Packages, req.Packages)
-			if err := j.save(e.rec); err != nil {
-				j.log.Warn("could not record the joining request", "job", e.rec.ID, "error", err)
+			// A job not recorded yet carries the joiner into its first
+			// record, unless the joiner does not wait: it is told the ID.
+			if !e.unrecorded || !callerWaits(req.Wait) {
+				if err := j.save(e.rec); err != nil {
+					j.log.Warn("could not record the joining request", "job", e.rec.ID, "error", err)
+				}
+				e.unrecorded = false
 			}
 			return e, true, nil
 		}
@@ -195,12 +207,22 @@ func (j *Jobs) Submit(req localapi.CreateJobRequest, caller localapi.Caller) (*J
 	}
 	rec.Request.Mounts, rec.Request.Force = req.Mounts, req.Force
 	pre := j.startPrejoin(j.engine)
-	if !j.callerInProcess {
+	// A job whose caller waits for its creates is recorded from them on
+	// (its create calls, before any is sent, or its end): if this process
+	// dies before, the caller learns that nothing was done, and no later
+	// start of ecssnap takes a snapshot for it long after it went on (a
+	// package manager's transaction under way, a script past its step).
+	// That also spares a write and two fsyncs before every hook's creates.
+	// A caller that does not wait has been told the job's ID: it is
+	// recorded now, and run by the next start if this one dies.
+	waits := j.callerInProcess || callerWaits(req.Wait)
+	if !waits {
 		if err := j.save(rec); err != nil {
 			return nil, false, fmt.Errorf("record the job: %w", err)
 		}
 	}
-	e := &Job{rec: rec, req: jr, created: make(chan struct{}), done: make(chan struct{}), prejoin: pre}
+	e := &Job{rec: rec, req: jr, created: make(chan struct{}), done: make(chan struct{}), prejoin: pre,
+		callerWaits: waits, unrecorded: waits}
 	j.queue = append(j.queue, e)
 	j.deferRetention()
 	j.signal()
@@ -252,6 +274,12 @@ func addPackageLines(list, more []string) []string {
 		}
 	}
 	return list
+}
+
+// callerWaits reports whether a request's caller waits on the line for at
+// least the job's creates.
+func callerWaits(wait string) bool {
+	return wait == localapi.WaitCreated || wait == localapi.WaitCompleted
 }
 
 // save records rec; without a store (a user who may not write it) jobs run
@@ -374,6 +402,7 @@ func (j *Jobs) execute(ctx context.Context, e *Job) {
 		j.mu.Lock()
 		e.rec.Result, e.rec.State, e.rec.Updated = snap, state, j.now()
 		err := j.save(e.rec)
+		e.unrecorded = false
 		j.mu.Unlock()
 		if state == job.RecordCreated {
 			closeOnce(e.created)
@@ -391,7 +420,7 @@ func (j *Jobs) execute(ctx context.Context, e *Job) {
 	j.mu.Unlock()
 	j.mu.Lock()
 	// A job accepted by this process starts from its queued record, made
-	// durable by Submit a moment ago (for a caller in this process, not
+	// durable by Submit a moment ago (for a caller that waits, not
 	// recorded at all so far): the run's first record (the create
 	// calls with their ClientTokens, before any is sent; or the job's end)
 	// carries the running state and the attempt. Saving it here as well
@@ -455,7 +484,11 @@ func (j *Jobs) finish(e *Job, res *job.Result, err error, interrupted bool) {
 	// A job handed off stays created: the process finishing it (or any
 	// next start) resumes it from there.
 	handedOff := res != nil && res.HandedOff
-	if (!interrupted || (!j.resumeInterrupted && !unsettled)) && !handedOff {
+	// A job whose caller waited and that sent no create is over when
+	// interrupted: its caller was told it failed (see Submit).
+	nothingSent := res == nil || len(res.Creates) == 0
+	resume := interrupted && (j.resumeInterrupted || unsettled) && !(e.callerWaits && nothingSent)
+	if !resume && !handedOff {
 		e.rec.State = store.StateDone
 	}
 	if err != nil {
@@ -466,6 +499,7 @@ func (j *Jobs) finish(e *Job, res *job.Result, err error, interrupted bool) {
 	if serr := j.save(e.rec); serr != nil {
 		j.log.Error("could not record the job's end", "job", e.rec.ID, "error", serr)
 	}
+	e.unrecorded = false
 	j.running = nil
 	j.recent = append(j.recent, e)
 	if len(j.recent) > maxRecent {
@@ -534,6 +568,20 @@ func (j *Jobs) findLocked(id string) *Job {
 		}
 	}
 	return nil
+}
+
+// unrecordedViews shows the jobs accepted and not recorded yet (for
+// callers that wait, see Submit), which the store does not list.
+func (j *Jobs) unrecordedViews() []*localapi.JobView {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	var out []*localapi.JobView
+	for _, e := range append(slices.Clone(j.queue), j.running) {
+		if e != nil && e.unrecorded {
+			out = append(out, RecordView(e.rec))
+		}
+	}
+	return out
 }
 
 // status reports the running job and the queue length.
