@@ -163,11 +163,16 @@ func (a *app) inProcess(ctx context.Context, creq localapi.CreateJobRequest, out
 	if err := jobs.Reconcile(); err != nil {
 		a.logger.Warn("could not reconcile unfinished jobs", "error", err)
 	}
-	self := localapi.Caller{UID: os.Getuid(), GID: os.Getgid(), PID: os.Getpid(), Cmdline: strings.Join(os.Args, " ")}
 	// Without a session there is nothing to coalesce with in one process;
-	// with one, a job of the session or a recent hook job (reconciled and
-	// remembered above) is joined as the daemon would.
+	// with one, a job of the session or a recent hook job (reconciled, or
+	// finished lately and remembered here) is joined as the daemon would.
 	creq.Force = creq.Force || creq.Session == ""
+	if !creq.Force {
+		if err := jobs.RememberFinished(); err != nil {
+			a.logger.Warn("could not read the jobs finished lately", "error", err)
+		}
+	}
+	self := localapi.Caller{UID: os.Getuid(), GID: os.Getgid(), PID: os.Getpid(), Cmdline: strings.Join(os.Args, " ")}
 	j, wasJoined, err := jobs.Submit(creq, self)
 	if err != nil {
 		return nil, err

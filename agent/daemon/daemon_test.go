@@ -274,7 +274,7 @@ func TestJoinsJobsFinishedBeforeStart(t *testing.T) {
 	finished("j-failed", 2*time.Minute, "quota exceeded", "failed")
 
 	jobs := NewJobs(JobsOptions{Store: st, Now: func() time.Time { return now }, Window: 10 * time.Minute})
-	if err := jobs.Reconcile(); err != nil {
+	if err := jobs.RememberFinished(); err != nil {
 		t.Fatal(err)
 	}
 	req := hookRequest("pm-new")

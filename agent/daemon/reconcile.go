@@ -21,13 +21,8 @@ func (j *Jobs) Reconcile() error {
 	if err != nil {
 		return fmt.Errorf("list unfinished jobs: %w", err)
 	}
-	finished, err := j.store.List(store.ListOptions{Limit: maxRecent, Since: j.now().Add(-max(joinHorizon, j.window))})
-	if err != nil {
-		return fmt.Errorf("list recent jobs: %w", err)
-	}
 	j.mu.Lock()
 	defer j.mu.Unlock()
-	j.rememberFinished(finished)
 	for _, rec := range recs {
 		req, err := rec.Request.Job()
 		if err != nil {
@@ -46,6 +41,24 @@ func (j *Jobs) Reconcile() error {
 	if len(recs) > 0 {
 		j.signal()
 	}
+	return nil
+}
+
+// RememberFinished reads the jobs finished lately, within the coalescing
+// window and joinHorizon, so that requests join them as they would have
+// joined them in the process that ran them (see rememberFinished). Only a
+// process that may take such a request needs them: each is a file read.
+func (j *Jobs) RememberFinished() error {
+	if j.store == nil {
+		return nil
+	}
+	finished, err := j.store.List(store.ListOptions{Limit: maxRecent, Since: j.now().Add(-max(joinHorizon, j.window))})
+	if err != nil {
+		return fmt.Errorf("list recent jobs: %w", err)
+	}
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	j.rememberFinished(finished)
 	return nil
 }
 

@@ -128,6 +128,9 @@ func Serve(ctx context.Context, opts Options) error {
 	if err := jobs.Reconcile(); err != nil {
 		return err
 	}
+	if err := jobs.RememberFinished(); err != nil {
+		return err
+	}
 	ln, err := localapi.Listen(opts.Socket, localapi.ListenOptions{Group: opts.Group, Logger: log})
 	if err != nil {
 		return err
