@@ -7,6 +7,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -166,11 +167,13 @@ func rootArgs(cmd *cobra.Command, args []string) error {
 func flagError(cmd *cobra.Command, err error) error {
 	// pflag's bool flags pass on strconv's message, which names a Go
 	// function rather than what the flag takes.
-	msg := boolFlagError.ReplaceAllString(err.Error(), "$1: want true or false")
+	msg := boolFlagError().ReplaceAllString(err.Error(), "$1: want true or false")
 	return usagef("%s: %s (see '%s --help')", cmd.Name(), msg, cmd.CommandPath())
 }
 
-var boolFlagError = regexp.MustCompile(`^(invalid argument ".*" for ".*" flag): strconv\.ParseBool: .*$`)
+var boolFlagError = sync.OnceValue(func() *regexp.Regexp {
+	return regexp.MustCompile(`^(invalid argument ".*" for ".*" flag): strconv\.ParseBool: .*$`)
+})
 
 // noArgs refuses positional arguments.
 func noArgs(cmd *cobra.Command, args []string) error {

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"regexp"
+	"sync"
 
 	"github.com/spf13/cobra"
 )
@@ -68,22 +69,22 @@ func writeCompletion(root *cobra.Command, shell string, w io.Writer) error {
 
 // Where each generator names the program, to add snapshot-now beside it.
 var (
-	bashRegister = regexp.MustCompile(`(?m)^(\s*complete .*-F __start_ecssnap ecssnap)$`)
-	zshCompdef   = regexp.MustCompile(`(?m)^((?:#compdef|compdef _ecssnap) ecssnap)$`)
-	fishComplete = regexp.MustCompile(`(?m)^(complete (?:-k )?-c )ecssnap( .*)$`)
+	bashRegister = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`(?m)^(\s*complete .*-F __start_ecssnap ecssnap)$`) })
+	zshCompdef   = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`(?m)^((?:#compdef|compdef _ecssnap) ecssnap)$`) })
+	fishComplete = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`(?m)^(complete (?:-k )?-c )ecssnap( .*)$`) })
 )
 
 func alsoSnapshotNow(shell string, script []byte) ([]byte, error) {
 	var out []byte
 	switch shell {
 	case "bash":
-		out = bashRegister.ReplaceAll(script, []byte("$1 snapshot-now"))
+		out = bashRegister().ReplaceAll(script, []byte("$1 snapshot-now"))
 	case "zsh":
-		out = zshCompdef.ReplaceAll(script, []byte("$1 snapshot-now"))
+		out = zshCompdef().ReplaceAll(script, []byte("$1 snapshot-now"))
 	case "fish":
 		// Every `complete -c ecssnap` line again for snapshot-now.
 		var extra []byte
-		for _, m := range fishComplete.FindAllSubmatch(script, -1) {
+		for _, m := range fishComplete().FindAllSubmatch(script, -1) {
 			extra = fmt.Appendf(extra, "%ssnapshot-now%s\n", m[1], m[2])
 		}
 		out = append(append(bytes.Clone(script), "\n# snapshot-now is `ecssnap now`.\n"...), extra...)

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"regexp"
 	"strings"
+	"sync"
 )
 
 // The shapes of what the metadata service returns for an instance's
@@ -11,16 +12,18 @@ import (
 // at the metadata address is not the metadata service: a captive portal's
 // HTML page, a web server's 404, an empty answer. Taking such an answer as
 // an instance ID used to fail much later and obscurely ("regionId contains
-// invalid characters" from the SDK), so the shapes are checked here.
+// invalid characters" from the SDK), so the shapes are checked here. They
+// are compiled on first use, not at every start of the program (a hook's
+// included), most of which never reads the identity from the service.
 var (
 	// i- then lowercase letters and digits (i-bp1..., i-t4n..., older
 	// short IDs like i-23abc).
-	instanceIDShape = regexp.MustCompile(`^i-[0-9a-z]{2,40}$`)
+	instanceIDShape = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^i-[0-9a-z]{2,40}$`) })
 	// cn-hangzhou, ap-southeast-1, cn-shanghai-finance-1.
-	regionShape = regexp.MustCompile(`^[a-z]{2,}(-[0-9a-z]+){1,4}$`)
+	regionShape = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[a-z]{2,}(-[0-9a-z]+){1,4}$`) })
 	// A zone is its region followed by a letter or two, with or without a
 	// dash: cn-hangzhou-h, ap-southeast-1a.
-	zoneSuffixShape = regexp.MustCompile(`^-?[0-9a-z]{1,4}$`)
+	zoneSuffixShape = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^-?[0-9a-z]{1,4}$`) })
 )
 
 // maxTokenLen bounds a token we accept: real ones are a few dozen bytes.
@@ -77,11 +80,11 @@ func checkToken(token string) error {
 // instance's identity.
 func checkIdentity(id Identity) error {
 	switch {
-	case !instanceIDShape.MatchString(id.InstanceID):
+	case !instanceIDShape().MatchString(id.InstanceID):
 		return &badAnswer{Item: "instance-id", Answer: id.InstanceID}
-	case !regionShape.MatchString(id.RegionID):
+	case !regionShape().MatchString(id.RegionID):
 		return &badAnswer{Item: "region-id", Answer: id.RegionID}
-	case !strings.HasPrefix(id.ZoneID, id.RegionID) || !zoneSuffixShape.MatchString(strings.TrimPrefix(id.ZoneID, id.RegionID)):
+	case !strings.HasPrefix(id.ZoneID, id.RegionID) || !zoneSuffixShape().MatchString(strings.TrimPrefix(id.ZoneID, id.RegionID)):
 		return &badAnswer{Item: "zone-id", Answer: id.ZoneID, Note: "not a zone of region " + id.RegionID}
 	}
 	return nil

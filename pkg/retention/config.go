@@ -8,6 +8,7 @@ import (
 	"regexp"
 	"slices"
 	"strconv"
+	"sync"
 	"time"
 
 	"gopkg.in/yaml.v3"
@@ -174,11 +175,11 @@ func (p Policy) MarshalYAML() (any, error) {
 	}{p.KeepLast, formatAge(p.MaxAge)}, nil
 }
 
-var daysRE = regexp.MustCompile(`^(\d+)d$`)
+var daysRE = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^(\d+)d$`) })
 
 // parseAge reads "30d", a Go duration or "0".
 func parseAge(s string) (time.Duration, error) {
-	if m := daysRE.FindStringSubmatch(s); m != nil {
+	if m := daysRE().FindStringSubmatch(s); m != nil {
 		n, err := strconv.ParseInt(m[1], 10, 64)
 		if err != nil || n > math.MaxInt64/int64(day) {
 			return 0, fmt.Errorf("%q: too many days", s)
