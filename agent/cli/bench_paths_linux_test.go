@@ -200,9 +200,10 @@ func waitJobDone(b *testing.B, c *localapi.Client, id string) {
 	b.Fatalf("job %s did not end", id)
 }
 
-// waitRecordDone waits until the in-process job's record is done: the
-// process it handed its bookkeeping to has finished, so the next
-// iteration does not wait for the store.
+// waitRecordDone waits until the in-process job's record is done and the
+// process it handed its bookkeeping to has let go of the store (it may
+// still write after the record says done), so that the next iteration
+// does not wait for the store and the last one's directory can be removed.
 func waitRecordDone(b *testing.B, vars []string, id string) {
 	dir := envValue(vars, "ECSSNAP_STATE_DIR")
 	deadline := time.Now().Add(30 * time.Second)
@@ -213,6 +214,11 @@ func waitRecordDone(b *testing.B, vars []string, id string) {
 				State string `json:"state"`
 			}
 			if json.Unmarshal(data, &rec) == nil && rec.State == "done" {
+				st, err := store.OpenWait(context.Background(), dir, store.Options{}, time.Until(deadline), nil)
+				if err != nil {
+					b.Fatalf("job %s: %v", id, err)
+				}
+				st.Close()
 				return
 			}
 		}
