@@ -11,7 +11,6 @@ import (
 	"time"
 
 	"github.com/ecssnap/ecssnap/agent/daemon"
-	"github.com/ecssnap/ecssnap/pkg/cloud"
 	"github.com/ecssnap/ecssnap/pkg/job"
 	"github.com/ecssnap/ecssnap/pkg/localapi"
 	"github.com/ecssnap/ecssnap/pkg/store"
@@ -144,10 +143,8 @@ func (a *app) inProcess(ctx context.Context, creq localapi.CreateJobRequest, out
 	// decoded, on the path to the creates the caller waits for.
 	defer debug.SetGCPercent(debug.SetGCPercent(inProcessGCPercent))
 	// The identity is the job's first need: read it while the store opens
-	// (the job's own read shares this one and its outcome), and let the
-	// SDK prepare its decoders meanwhile.
+	// (the job's own read shares this one and its outcome).
 	go a.metadata().Identity(ctx)
-	go cloud.Warm()
 	st, err := a.openStore(ctx, creq.DryRun)
 	if err != nil {
 		return nil, err

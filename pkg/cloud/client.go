@@ -13,6 +13,7 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"net/http"
+	"net/http/httptrace"
 	"net/url"
 	"strings"
 	"sync"
@@ -264,6 +265,9 @@ func (t *ctxTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	t.calls.Add(1)
 	if t.ctx != nil {
 		req = req.WithContext(t.ctx)
+	}
+	if !warmStarted.Load() {
+		req = req.WithContext(httptrace.WithClientTrace(req.Context(), warmAfterWrite))
 	}
 	resp, err := t.base.RoundTrip(req)
 	if err != nil {

@@ -4,19 +4,34 @@ import (
 	"errors"
 	"io"
 	"net/http"
+	"net/http/httptrace"
 	"strings"
 	"sync"
+	"sync/atomic"
 
 	"github.com/aliyun/alibaba-cloud-sdk-go/sdk/responses"
 	"github.com/aliyun/alibaba-cloud-sdk-go/services/ecs"
 )
 
-// Warm does once per process, ahead of time, what the first call of each
-// kind on a job's way to its creates would otherwise do in the job's time:
-// the SDK builds its JSON decoder for an answer's type by reflection on
-// first use, about 1.5 ms for DescribeDisks's. A command about to run a job
-// starts it beside its other preparation.
-func Warm() { warmOnce.Do(func() { _ = warmDecoders() }) }
+// warm does once per process what the first answer of each kind on a
+// job's way to its creates would otherwise do in the job's time: the SDK
+// builds its JSON decoder for an answer's type by reflection on first use,
+// about 1.5 ms for DescribeDisks's. It takes a few milliseconds of CPU, so
+// it starts once the process's first request is written (warmAfterWrite):
+// started with the job, it competed on a small machine with the job's own
+// first requests, which it is there to serve, for their first
+// milliseconds; after the write it has the answer's round trip to itself.
+func warm() { warmOnce.Do(func() { _ = warmDecoders() }) }
+
+// warmStarted is set once a written request has started warm.
+var warmStarted atomic.Bool
+
+// warmAfterWrite starts warm when a request has been written.
+var warmAfterWrite = &httptrace.ClientTrace{WroteRequest: func(httptrace.WroteRequestInfo) {
+	if warmStarted.CompareAndSwap(false, true) {
+		go warm()
+	}
+}}
 
 var warmOnce sync.Once
 
