@@ -3,7 +3,9 @@ package job
 import (
 	"context"
 	"fmt"
+	"net/http/httptrace"
 	"path"
+	"sync"
 
 	"github.com/ecssnap/ecssnap/pkg/cloud"
 	"github.com/ecssnap/ecssnap/pkg/imds"
@@ -77,9 +79,21 @@ func (e *Engine) readInventory(ctx context.Context, fresh bool) (*Inventory, err
 // inventory lists the instance's disks and, beside that call, reads the
 // guest's layout and the metadata service's serials, then joins the two.
 func (e *Engine) inventory(ctx context.Context, id imds.Identity, cl Cloud) (*Inventory, error) {
+	// The guest's layout is read once DescribeDisks' request is on the
+	// wire (or answered, for a Cloud that writes none): read beside it, it
+	// took the CPU a small machine needed to send the job's first requests,
+	// and it is done long before the answer comes.
+	sent := make(chan struct{})
+	var once sync.Once
+	onSent := func() { once.Do(func() { close(sent) }) }
 	local := make(chan localLayout, 1)
-	go func() { local <- e.readLocal(ctx) }()
-	disks, err := cl.DescribeDisks(ctx, id.InstanceID)
+	go func() {
+		<-sent
+		local <- e.readLocal(ctx)
+	}()
+	trace := &httptrace.ClientTrace{WroteRequest: func(httptrace.WroteRequestInfo) { onSent() }}
+	disks, err := cl.DescribeDisks(httptrace.WithClientTrace(ctx, trace), id.InstanceID)
+	onSent()
 	l := <-local
 	if err != nil {
 		return nil, fmt.Errorf("list the instance's disks: %w", err)
