@@ -1,6 +1,7 @@
 package job
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -13,13 +14,25 @@ import (
 	"github.com/ecssnap/ecssnap/pkg/plan"
 )
 
-// BusySnapshot is a snapshot someone else started on a disk of the job
-// that allows one snapshot at a time, still being created.
+// BusySnapshot is a snapshot someone else started on a disk of the job,
+// still being created, that keeps the disk from taking another: the disk
+// has Limit snapshots under way, as many as its category allows at once
+// (one, or 10 for the ESSD family), and this is the one furthest along.
 type BusySnapshot struct {
 	DiskID     string `json:"disk_id"`
 	Category   string `json:"category"`
 	SnapshotID string `json:"snapshot_id"`
 	Progress   int    `json:"progress"`
+	Limit      int    `json:"limit"`
+	UnderWay   int    `json:"under_way"`
+}
+
+// atATime says how many snapshots the disk takes at once.
+func (b BusySnapshot) atATime() string {
+	if b.Limit <= 1 {
+		return "one snapshot at a time"
+	}
+	return fmt.Sprintf("%d snapshots at a time", b.Limit)
 }
 
 // BusyDiskError means preflight found such a snapshot: no create was
@@ -34,8 +47,12 @@ type BusyDiskError struct {
 func (e *BusyDiskError) Error() string {
 	var parts []string
 	for _, b := range e.Busy {
-		parts = append(parts, fmt.Sprintf("disk %s (%s, one snapshot at a time) is still taking snapshot %s (%d%%)",
-			b.DiskID, b.Category, b.SnapshotID, b.Progress))
+		taking := "snapshot"
+		if b.Limit > 1 {
+			taking = fmt.Sprintf("%d, the furthest along", b.UnderWay)
+		}
+		parts = append(parts, fmt.Sprintf("disk %s (%s, %s) is still taking %s %s (%d%%)",
+			b.DiskID, b.Category, b.atATime(), taking, b.SnapshotID, b.Progress))
 	}
 	what := strings.Join(parts, "; ")
 	if e.Waited > 0 {
@@ -62,19 +79,45 @@ func notSent(diskID, phase string, err error) string {
 	return "not sent: the job stopped in " + phase
 }
 
-// busyOf picks, from the snapshots preflight found progressing, those on
-// the job's disks that allow only one snapshot at a time (an ESSD-family
-// disk runs several at once).
+// busyOf picks, from the snapshots preflight found progressing, one on each
+// of the job's disks that has as many under way as its category allows at
+// once (concurrentSnapshots): the furthest along, which frees the disk
+// first.
 func busyOf(p *plan.Plan, progressing []cloud.Snapshot) []BusySnapshot {
-	var out []BusySnapshot
+	byDisk := map[string][]cloud.Snapshot{}
+	var order []string
 	for _, s := range progressing {
-		d, ok := p.Disks[s.DiskID]
-		if !ok || p.Method(s.DiskID) == "" || plan.Blocker(d, "", plan.MethodGroup) == "" {
+		if _, ok := p.Disks[s.DiskID]; !ok || p.Method(s.DiskID) == "" {
 			continue
 		}
-		out = append(out, BusySnapshot{DiskID: s.DiskID, Category: d.Category, SnapshotID: s.ID, Progress: s.Progress})
+		if byDisk[s.DiskID] == nil {
+			order = append(order, s.DiskID)
+		}
+		byDisk[s.DiskID] = append(byDisk[s.DiskID], s)
+	}
+	var out []BusySnapshot
+	for _, id := range order {
+		d, snaps := p.Disks[id], byDisk[id]
+		limit := concurrentSnapshots(d.Category)
+		if len(snaps) < limit {
+			continue
+		}
+		s := slices.MaxFunc(snaps, func(a, b cloud.Snapshot) int { return cmp.Compare(a.Progress, b.Progress) })
+		out = append(out, BusySnapshot{DiskID: id, Category: d.Category, SnapshotID: s.ID, Progress: s.Progress,
+			Limit: limit, UnderWay: len(snaps)})
 	}
 	return out
+}
+
+// concurrentSnapshots is how many snapshots of a disk of category can be
+// under way at once (REFERENCE section 3: the ESSD family up to 10, older
+// categories one); the API refuses one more with
+// IncorrectDiskStatus.CreatingSnapshot.
+func concurrentSnapshots(category string) int {
+	if plan.ESSDFamily(category) {
+		return 10
+	}
+	return 1
 }
 
 // waitForBusy follows the snapshots that block the job until each is
@@ -109,7 +152,7 @@ func (r *run) waitForBusy(ctx context.Context, busy []BusySnapshot) ([]BusySnaps
 			if s.progress != last[b.SnapshotID] {
 				last[b.SnapshotID] = s.progress
 				r.emit(Event{Type: "blocked", DiskID: b.DiskID, SnapshotID: b.SnapshotID, Progress: s.progress,
-					Message: fmt.Sprintf("waiting for snapshot %s of %s (%s takes one snapshot at a time)", b.SnapshotID, b.DiskID, b.Category)})
+					Message: fmt.Sprintf("waiting for snapshot %s of %s (%s takes %s)", b.SnapshotID, b.DiskID, b.Category, b.atATime())})
 			}
 			if s.remain > 0 && (minRemain == 0 || s.remain < minRemain) {
 				minRemain = s.remain

@@ -30,6 +30,10 @@ var groupCategories = map[string]bool{
 	"cloud_essd_entry": true,
 }
 
+// ESSDFamily reports whether category is of the ESSD family: such a disk
+// can join a snapshot group and take up to 10 snapshots at once.
+func ESSDFamily(category string) bool { return groupCategories[category] }
+
 // Input is what the planner decides from.
 type Input struct {
 	InstanceID string
