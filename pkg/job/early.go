@@ -30,18 +30,17 @@ const earlyConns = 2
 // startEarly starts the early preflight; preflightCalls collects it.
 func (r *run) startEarly(ctx context.Context) *early {
 	ea := &early{done: make(chan struct{})}
+	// Both calls start at once, beside DescribeDisks: started one from the
+	// other, the second went out a millisecond or two later on a small
+	// machine, and the job waited for its answer that much longer.
+	var wg sync.WaitGroup
+	if r.e.QuotaRoom != nil {
+		wg.Go(func() { ea.room, ea.roomErr = r.e.QuotaRoom(ctx, r.cloud, r.res.InstanceID) })
+	}
+	wg.Go(func() { ea.busy, ea.err = r.cloud.Preflight(ctx, r.res.InstanceID, 1) })
 	go func() {
-		defer close(ea.done)
-		var wg sync.WaitGroup
-		if r.e.QuotaRoom != nil {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				ea.room, ea.roomErr = r.e.QuotaRoom(ctx, r.cloud, r.res.InstanceID)
-			}()
-		}
-		ea.busy, ea.err = r.cloud.Preflight(ctx, r.res.InstanceID, 1)
 		wg.Wait()
+		close(ea.done)
 	}()
 	return ea
 }
