@@ -267,7 +267,7 @@ func (t *ctxTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 		req = req.WithContext(t.ctx)
 	}
 	if !warmStarted.Load() {
-		req = req.WithContext(httptrace.WithClientTrace(req.Context(), warmAfterWrite))
+		req = req.WithContext(httptrace.WithClientTrace(req.Context(), warmAfterWrite()))
 	}
 	resp, err := t.base.RoundTrip(req)
 	if err != nil {

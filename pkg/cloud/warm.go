@@ -31,12 +31,16 @@ const warmDelay = 2 * time.Millisecond
 // warmStarted is set once a written request has set warm going.
 var warmStarted atomic.Bool
 
-// warmAfterWrite starts warm once a request has been written.
-var warmAfterWrite = &httptrace.ClientTrace{WroteRequest: func(httptrace.WroteRequestInfo) {
-	if warmStarted.CompareAndSwap(false, true) {
-		time.AfterFunc(warmDelay, warm)
-	}
-}}
+// warmAfterWrite is a request's trace that starts warm once the request
+// has been written. It is a new one every time: httptrace composes a
+// trace with the one already in the context by rewriting its hooks.
+func warmAfterWrite() *httptrace.ClientTrace {
+	return &httptrace.ClientTrace{WroteRequest: func(httptrace.WroteRequestInfo) {
+		if warmStarted.CompareAndSwap(false, true) {
+			time.AfterFunc(warmDelay, warm)
+		}
+	}}
+}
 
 var warmOnce sync.Once
 

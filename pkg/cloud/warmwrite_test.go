@@ -2,9 +2,12 @@ package cloud_test
 
 import (
 	"context"
+	"net/http/httptrace"
 	"os"
 	"os/exec"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -67,5 +70,56 @@ func TestWarmStartsOnceTheFirstRequestIsWrittenChild(t *testing.T) {
 	}
 	if err := <-answered; err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestCallersTracesStayTheirOwn: a caller's request trace (the engine's
+// "request written" hook) sees its own request only, also for the first
+// requests of a process, which the warm-up's trace joins. A single trace
+// shared by every request was rewritten by each composition (a data race,
+// and one caller's hook fired for another's request).
+func TestCallersTracesStayTheirOwn(t *testing.T) {
+	if os.Getenv(warmChild) == "1" {
+		t.Skip("parent-only test")
+	}
+	exe, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(exe, "-test.run=^TestCallersTracesStayTheirOwnChild$", "-test.v", "-test.count=1")
+	cmd.Env = append(os.Environ(), warmChild+"=1")
+	out, err := cmd.CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "--- PASS: TestCallersTracesStayTheirOwnChild") {
+		t.Fatalf("child: %v\n%s", err, out)
+	}
+}
+
+func TestCallersTracesStayTheirOwnChild(t *testing.T) {
+	if os.Getenv(warmChild) != "1" {
+		t.Skip("runs only as TestCallersTracesStayTheirOwn's child")
+	}
+	env := ecsemutest.Start(t, ecsemutest.WithFaults(ecsemu.Faults{Latency: 100 * time.Millisecond}))
+	cl, err := cloud.New(cloud.Config{Region: env.RegionID, Endpoint: env.APIURL,
+		Credentials: cloud.NewStaticCredentials(env.AccessKeyID, env.AccessKeySecret)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	const callers = 4
+	var written [callers]atomic.Int32
+	var wg sync.WaitGroup
+	for i := range callers {
+		wg.Go(func() {
+			ctx := httptrace.WithClientTrace(context.Background(), &httptrace.ClientTrace{
+				WroteRequest: func(httptrace.WroteRequestInfo) { written[i].Add(1) }})
+			if _, err := cl.DescribeDisks(ctx, env.InstanceID); err != nil {
+				t.Error(err)
+			}
+		})
+	}
+	wg.Wait()
+	for i := range callers {
+		if n := written[i].Load(); n != 1 {
+			t.Errorf("caller %d's trace saw %d requests written, want its own one", i, n)
+		}
 	}
 }
