@@ -35,6 +35,7 @@ type closure struct {
 type index struct {
 	byDev    map[string]string  // "maj:min" -> device name
 	btrfsOf  map[string]string  // member device name -> btrfs fsid
+	btrfsSB  map[string]bool    // "maj:min" of every btrfs superblock in the mount table
 	under    map[string]closure // device name -> whole disks below it
 	mountsOn map[string][]int   // whole disk -> indexes into Topology.Mounts
 }
@@ -52,6 +53,7 @@ func buildIndex(t *Topology) *index {
 	ix := &index{
 		byDev:    make(map[string]string, len(t.Devices)),
 		btrfsOf:  make(map[string]string),
+		btrfsSB:  make(map[string]bool),
 		under:    make(map[string]closure, len(t.Devices)),
 		mountsOn: make(map[string][]int),
 	}
@@ -61,6 +63,11 @@ func buildIndex(t *Topology) *index {
 	for fsid, members := range t.Btrfs {
 		for _, m := range members {
 			ix.btrfsOf[m] = fsid
+		}
+	}
+	for _, m := range t.Mounts {
+		if m.FSType == "btrfs" {
+			ix.btrfsSB[m.Dev] = true
 		}
 	}
 	for name := range t.Devices {
@@ -185,7 +192,13 @@ func (t *Topology) mountDevices(ix *index, m Mount) ([]string, error) {
 // a hand-built Topology, by its /dev name. /sys/fs/btrfs/<fsid>/devices
 // then lists all members. When the source says nothing (a kernel-mounted
 // root shows /dev/root), a machine with a single btrfs filesystem is
-// still unambiguous.
+// still unambiguous: one in /sys/fs/btrfs and one btrfs superblock in the
+// mount table. sysfs can list fewer than the mount table shows (a guest
+// view under ECSSNAP_ROOT lists only its own disks' filesystems; a btrfs
+// mounted from a device that appeared after /sys was read is in neither
+// list), and a source naming a device we do not know is then a second
+// filesystem, with a superblock number of its own: it is unknown, not
+// the first one, whose closure and freeze set it would otherwise join.
 func (t *Topology) btrfsDevices(ix *index, m Mount) ([]string, error) {
 	dev := m.device
 	if dev == "" {
@@ -199,13 +212,17 @@ func (t *Topology) btrfsDevices(ix *index, m Mount) ([]string, error) {
 		}
 		return nil, fmt.Errorf("btrfs on %s: no /sys/fs/btrfs entry lists it: %w", dev, ErrUnknownDevice)
 	}
-	if len(t.Btrfs) == 1 {
+	supers := len(ix.btrfsSB)
+	if !ix.btrfsSB[m.Dev] {
+		supers++ // a mount given by hand, not in the table
+	}
+	if len(t.Btrfs) == 1 && supers == 1 {
 		for _, members := range t.Btrfs {
 			return slices.Clone(members), nil
 		}
 	}
 	return nil, fmt.Errorf("btrfs source %q matches no device and %d btrfs filesystems are mounted: %w",
-		m.Source, len(t.Btrfs), ErrUnknownDevice)
+		m.Source, max(len(t.Btrfs), supers), ErrUnknownDevice)
 }
 
 // MountsOn returns the mounts (bind mounts included, in mount table order)

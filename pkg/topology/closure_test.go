@@ -194,3 +194,36 @@ func TestSuperblockMounts(t *testing.T) {
 		t.Error("a subvolume root mount is Bind by definition (Root != /)")
 	}
 }
+
+// A btrfs whose source names a device outside the topology (a loop device
+// another program set up, a disk attached after /sys was listed) is not
+// the one btrfs that /sys/fs/btrfs lists when the mount table shows that
+// one on a superblock of its own: two superblocks are two filesystems.
+// Guessing otherwise put a stranger's mount into a closure and its freeze
+// set, and the job failed when the stranger unmounted it.
+func TestBtrfsSourceFallbackOneSuperblock(t *testing.T) {
+	topo := stackTopology()
+	foreign := Mount{ID: 5, Dev: "0:42", MountPoint: "/elsewhere", FSType: "btrfs", Source: "/dev/loop3"}
+	topo.Mounts = append(topo.Mounts, foreign)
+	got, err := topo.DisksUnder(foreign)
+	if !errors.Is(err, ErrUnknownDevice) {
+		t.Errorf("DisksUnder(%s) = %v, %v; want ErrUnknownDevice", foreign.MountPoint, got, err)
+	}
+	if got := topo.MountsOn("vdd"); len(got) != 1 || got[0].MountPoint != "/pool" {
+		t.Errorf("MountsOn(vdd) = %+v, want only /pool", got)
+	}
+	// The same with the known btrfs unresolvable too (/dev/root): two
+	// superblocks, one listed filesystem, and no telling which is which.
+	topo.Mounts[2].Source = "/dev/root"
+	for _, m := range []Mount{topo.Mounts[2], foreign} {
+		if got, err := topo.DisksUnder(m); !errors.Is(err, ErrUnknownDevice) {
+			t.Errorf("DisksUnder(%s) = %v, %v; want ErrUnknownDevice", m.MountPoint, got, err)
+		}
+	}
+	// A subvolume of the listed filesystem is the same superblock: still
+	// a machine with one btrfs.
+	topo.Mounts = append(topo.Mounts[:4], Mount{ID: 6, Dev: "0:40", Root: "/@home", MountPoint: "/home", FSType: "btrfs", Source: "/dev/root"})
+	if got, err := topo.DisksUnder(topo.Mounts[4]); err != nil || !slices.Equal(got, []string{"vdd", "vde"}) {
+		t.Errorf("DisksUnder(/home) = %v, %v; want [vdd vde]", got, err)
+	}
+}

@@ -18,7 +18,10 @@ import (
 // and md arrays built on them (see addStacked), udev's
 // /dev/disk/by-id/virtio-<serial> links, and /proc a link to the real one,
 // so mountinfo is the reader's live table and the agent freezes the real
-// mounts. Only the data plane's disks appear in it.
+// mounts. That table names the loop devices (/dev/loopN) where a guest's
+// names its disks, and btrfs is known by that source alone (its device
+// number is anonymous), so the view's /dev/loopN links to the disk's name.
+// Only the data plane's disks appear in it.
 
 // hostSysFSBtrfs is where the host lists mounted btrfs filesystems' members.
 const hostSysFSBtrfs = "/sys/fs/btrfs"
@@ -108,6 +111,7 @@ func buildView(root string, disks []GuestDisk) error {
 		if d.Serial != "" {
 			w.link("dev/disk/by-id/virtio-"+d.Serial, "../../"+d.Name)
 		}
+		w.link("dev/"+filepath.Base(d.Device), d.Name)
 		loopToName[filepath.Base(d.Device)] = d.Name
 	}
 	w.addStacked(maps.Clone(loopToName))
