@@ -62,7 +62,7 @@ func (j *Jobs) RememberFinished() error {
 	return nil
 }
 
-// joinHorizon bounds how old a finished job Reconcile remembers may be: a
+// joinHorizon bounds how old a finished job RememberFinished keeps may be: a
 // request joins a job of its own session (a package manager's run) or
 // one inside the coalescing window, rarely one of yesterday, and every
 // record remembered is a file read before an in-process job's first call.
