@@ -13,7 +13,6 @@ import (
 
 	"github.com/ecssnap/ecssnap/pkg/cloud"
 	"github.com/ecssnap/ecssnap/pkg/ecsemu/ecsemutest"
-	"github.com/ecssnap/ecssnap/pkg/imds"
 	"github.com/ecssnap/ecssnap/pkg/job"
 	"github.com/ecssnap/ecssnap/pkg/localapi"
 	"github.com/ecssnap/ecssnap/pkg/store"
@@ -119,26 +118,22 @@ func recordsAtCreate(t *testing.T, wait string) (int, *store.Record) {
 		onDisk   *store.Record
 		id       string
 	)
-	creds := cloud.NewStaticCredentials(env.AccessKeyID, env.AccessKeySecret)
-	md := imds.New(imds.Config{Endpoint: env.IMDSURL})
-	jobs := NewJobs(JobsOptions{Store: st, ResumeInterrupted: true, Engine: func(emit func(job.Event)) *job.Engine {
-		return &job.Engine{Metadata: md, Emit: emit, PollMin: 20 * time.Millisecond, PollMax: 50 * time.Millisecond,
-			NewCloud: func(region string) (job.Cloud, error) {
-				cl, err := cloud.New(cloud.Config{Region: region, Endpoint: env.APIURL, Credentials: creds})
-				if err != nil {
-					return nil, err
+	watch := func(e *job.Engine) {
+		newCloud := e.NewCloud
+		e.NewCloud = func(region string) (job.Cloud, error) {
+			cl, err := newCloud(region)
+			return createWatch{Cloud: cl, before: func() {
+				mu.Lock()
+				defer mu.Unlock()
+				if atCreate < 0 {
+					atCreate = renames(t, in)
+					onDisk, _ = st.Get(id)
 				}
-				return createWatch{Cloud: cl, before: func() {
-					mu.Lock()
-					defer mu.Unlock()
-					if atCreate < 0 {
-						atCreate = renames(t, in)
-						onDisk, _ = st.Get(id)
-					}
-				}}, nil
-			}}
-	}})
-	req := localapi.CreateJobRequest{Trigger: "manual", Disks: hookRequest("").Disks, Consistency: "crash", Wait: wait}
+			}}, err
+		}
+	}
+	jobs := NewJobs(JobsOptions{Store: st, ResumeInterrupted: true, Engine: emulatorEngine(env, watch)})
+	req := manualRequest(wait)
 	mu.Lock()
 	e, _, err := jobs.Submit(req, localapi.Caller{UID: 0, PID: 1})
 	if err != nil {
@@ -175,12 +170,12 @@ func TestAcceptedJobAfterACrash(t *testing.T) {
 		t.Run("wait="+tc.wait, func(t *testing.T) {
 			env := ecsemutest.Start(t, ecsemutest.WithScenario(quick()))
 			dir := t.TempDir()
-			engine := emulatorEngine(env)
+			engine := emulatorEngine(env, nil)
 			st, err := store.Open(dir, store.Options{})
 			if err != nil {
 				t.Fatal(err)
 			}
-			req := localapi.CreateJobRequest{Trigger: "manual", Disks: hookRequest("").Disks, Consistency: "crash", Wait: tc.wait}
+			req := manualRequest(tc.wait)
 			e, _, err := NewJobs(JobsOptions{Store: st, Engine: engine, ResumeInterrupted: true}).Submit(req, localapi.Caller{PID: 1})
 			if err != nil {
 				t.Fatal(err)
@@ -240,8 +235,8 @@ func TestShutdownBeforeTheCreates(t *testing.T) {
 				t.Fatal(err)
 			}
 			defer st.Close()
-			jobs := NewJobs(JobsOptions{Store: st, Engine: emulatorEngine(env), ResumeInterrupted: true})
-			req := localapi.CreateJobRequest{Trigger: "manual", Disks: hookRequest("").Disks, Consistency: "crash", Wait: tc.wait}
+			jobs := NewJobs(JobsOptions{Store: st, Engine: emulatorEngine(env, nil), ResumeInterrupted: true})
+			req := manualRequest(tc.wait)
 			e, _, err := jobs.Submit(req, localapi.Caller{PID: 1})
 			if err != nil {
 				t.Fatal(err)
@@ -271,18 +266,6 @@ func TestShutdownBeforeTheCreates(t *testing.T) {
 	}
 }
 
-// emulatorEngine builds engines that talk to env.
-func emulatorEngine(env *ecsemutest.Env) func(emit func(job.Event)) *job.Engine {
-	creds := cloud.NewStaticCredentials(env.AccessKeyID, env.AccessKeySecret)
-	md := imds.New(imds.Config{Endpoint: env.IMDSURL})
-	return func(emit func(job.Event)) *job.Engine {
-		return &job.Engine{Metadata: md, Emit: emit, PollMin: 20 * time.Millisecond, PollMax: 50 * time.Millisecond,
-			NewCloud: func(region string) (job.Cloud, error) {
-				return cloud.New(cloud.Config{Region: region, Endpoint: env.APIURL, Credentials: creds})
-			}}
-	}
-}
-
 // A job not recorded yet (its caller waits for its creates) is listed
 // all the same, newest first among the recorded ones.
 func TestUnrecordedJobIsListed(t *testing.T) {
@@ -292,17 +275,19 @@ func TestUnrecordedJobIsListed(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer st.Close()
-	jobs := NewJobs(JobsOptions{Store: st, Engine: emulatorEngine(env), ResumeInterrupted: true})
+	jobs := NewJobs(JobsOptions{Store: st, Engine: emulatorEngine(env, nil), ResumeInterrupted: true})
 	b := &backend{jobs: jobs, store: st}
-	first, _, err := jobs.Submit(localapi.CreateJobRequest{Trigger: "manual", Disks: hookRequest("").Disks, Consistency: "crash", Force: true}, localapi.Caller{PID: 1})
+	req := manualRequest(localapi.WaitNone)
+	req.Force = true
+	first, _, err := jobs.Submit(req, localapi.Caller{PID: 1})
 	if err != nil {
 		t.Fatal(err)
 	}
 	jobs.Drain(context.Background())
 	hold := env.Emu.HoldCalls("DescribeDisks")
 	defer hold.Release()
-	e, _, err := jobs.Submit(localapi.CreateJobRequest{Trigger: "manual", Disks: hookRequest("").Disks, Consistency: "crash", Force: true,
-		Wait: localapi.WaitCreated}, localapi.Caller{PID: 1})
+	req.Wait = localapi.WaitCreated
+	e, _, err := jobs.Submit(req, localapi.Caller{PID: 1})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -330,4 +315,10 @@ func TestUnrecordedJobIsListed(t *testing.T) {
 	if views, _ := b.ListJobs(context.Background(), 1); len(views) != 1 || views[0].ID != e.ID() {
 		t.Errorf("with limit 1: %d jobs, want the running one", len(views))
 	}
+}
+
+// manualRequest asks for a crash-consistent snapshot of every disk, its
+// caller waiting as wait says.
+func manualRequest(wait string) localapi.CreateJobRequest {
+	return localapi.CreateJobRequest{Trigger: "manual", Disks: hookRequest("").Disks, Consistency: "crash", Wait: wait}
 }

@@ -55,17 +55,7 @@ func startDaemonWith(t *testing.T, sc *ecsemu.Scenario, reload func() (func(func
 	t.Helper()
 	env := ecsemutest.Start(t, ecsemutest.WithScenario(sc))
 	dir := t.TempDir()
-	creds := cloud.NewStaticCredentials(env.AccessKeyID, env.AccessKeySecret)
-	md := imds.New(imds.Config{Endpoint: env.IMDSURL})
-	engine := func(emit func(job.Event)) *job.Engine {
-		return &job.Engine{
-			Metadata: md,
-			NewCloud: func(region string) (job.Cloud, error) {
-				return cloud.New(cloud.Config{Region: region, Endpoint: env.APIURL, Credentials: creds})
-			},
-			Emit: emit, PollMin: 20 * time.Millisecond, PollMax: 50 * time.Millisecond,
-		}
-	}
+	engine := emulatorEngine(env, nil)
 	clock := &fakeNow{t: time.Now()}
 	socket := filepath.Join(dir, "ecssnap.sock")
 	textfile := filepath.Join(dir, "ecssnap.prom")
@@ -99,6 +89,23 @@ func startDaemonWith(t *testing.T, sc *ecsemu.Scenario, reload func() (func(func
 		time.Sleep(10 * time.Millisecond)
 	}
 	return &testDaemon{env: env, client: client, now: clock, textfile: textfile}
+}
+
+// emulatorEngine builds engines that talk to env, one metadata client for
+// them all; tweak, when not nil, adjusts each.
+func emulatorEngine(env *ecsemutest.Env, tweak func(*job.Engine)) func(emit func(job.Event)) *job.Engine {
+	creds := cloud.NewStaticCredentials(env.AccessKeyID, env.AccessKeySecret)
+	md := imds.New(imds.Config{Endpoint: env.IMDSURL})
+	return func(emit func(job.Event)) *job.Engine {
+		e := &job.Engine{Metadata: md, Emit: emit, PollMin: 20 * time.Millisecond, PollMax: 50 * time.Millisecond,
+			NewCloud: func(region string) (job.Cloud, error) {
+				return cloud.New(cloud.Config{Region: region, Endpoint: env.APIURL, Credentials: creds})
+			}}
+		if tweak != nil {
+			tweak(e)
+		}
+		return e
+	}
 }
 
 func quick() *ecsemu.Scenario {

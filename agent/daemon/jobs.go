@@ -50,7 +50,7 @@ type Job struct {
 	// is set until its first record.
 	callerWaits bool
 	unrecorded  bool
-	// prejoin is the guest's layout read while the job was recorded,
+	// prejoin is the guest's layout read from the job's acceptance on,
 	// for a job that starts at once (prejoin.go); nil otherwise.
 	prejoin *prejoin
 }
@@ -189,10 +189,9 @@ func (j *Jobs) Submit(req localapi.CreateJobRequest, caller localapi.Caller) (*J
 			// A job not recorded yet carries the joiner into its first
 			// record, unless the joiner does not wait: it is told the ID.
 			if !e.unrecorded || !callerWaits(req.Wait) {
-				if err := j.save(e.rec); err != nil {
+				if err := j.record(e); err != nil {
 					j.log.Warn("could not record the joining request", "job", e.rec.ID, "error", err)
 				}
-				e.unrecorded = false
 			}
 			return e, true, nil
 		}
@@ -280,6 +279,13 @@ func addPackageLines(list, more []string) []string {
 // least the job's creates.
 func callerWaits(wait string) bool {
 	return wait == localapi.WaitCreated || wait == localapi.WaitCompleted
+}
+
+// record saves e's record: from then on the job is on record. Callers
+// hold j.mu.
+func (j *Jobs) record(e *Job) error {
+	e.unrecorded = false
+	return j.save(e.rec)
 }
 
 // save records rec; without a store (a user who may not write it) jobs run
@@ -401,8 +407,7 @@ func (j *Jobs) execute(ctx context.Context, e *Job) {
 		snap := res.Clone()
 		j.mu.Lock()
 		e.rec.Result, e.rec.State, e.rec.Updated = snap, state, j.now()
-		err := j.save(e.rec)
-		e.unrecorded = false
+		err := j.record(e)
 		j.mu.Unlock()
 		if state == job.RecordCreated {
 			closeOnce(e.created)
@@ -433,7 +438,7 @@ func (j *Jobs) execute(ctx context.Context, e *Job) {
 	e.rec.State, e.rec.Attempts, e.rec.Updated = store.StateRunning, e.rec.Attempts+1, j.now()
 	var saveErr error
 	if !queued {
-		saveErr = j.save(e.rec)
+		saveErr = j.record(e)
 	}
 	var recorded *job.Result
 	if e.rec.Result != nil && len(e.rec.Result.Creates) > 0 {
@@ -496,10 +501,9 @@ func (j *Jobs) finish(e *Job, res *job.Result, err error, interrupted bool) {
 	}
 	e.failed = failedRecord(e.rec)
 	e.err = err
-	if serr := j.save(e.rec); serr != nil {
+	if serr := j.record(e); serr != nil {
 		j.log.Error("could not record the job's end", "job", e.rec.ID, "error", serr)
 	}
-	e.unrecorded = false
 	j.running = nil
 	j.recent = append(j.recent, e)
 	if len(j.recent) > maxRecent {

@@ -4,13 +4,12 @@ import (
 	"fmt"
 	"io"
 	"maps"
-	"os"
-	"path/filepath"
 	"slices"
 	"sort"
 	"sync"
 
 	"github.com/ecssnap/ecssnap/pkg/job"
+	"github.com/ecssnap/ecssnap/pkg/replacefile"
 )
 
 // metrics counts what the daemon did, for /metrics and the node_exporter
@@ -133,24 +132,8 @@ func (m *metrics) write(w io.Writer, j *Jobs) error {
 	return err
 }
 
-// writeTextfile replaces path with the current metrics: written to a temp
-// file in the same directory and renamed, so the collector never reads half.
+// writeTextfile replaces path with the current metrics, whole, so the
+// collector never reads half.
 func writeTextfile(path string, m *metrics, j *Jobs) error {
-	tmp, err := os.CreateTemp(filepath.Dir(path), ".ecssnap-metrics-*")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(tmp.Name())
-	if err := m.write(tmp, j); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Chmod(0o644); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		return err
-	}
-	return os.Rename(tmp.Name(), path)
+	return replacefile.Write(path, 0o644, func(w io.Writer) error { return m.write(w, j) })
 }

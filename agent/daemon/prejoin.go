@@ -5,11 +5,12 @@ import (
 )
 
 // prejoin is the warm view joined to the guest's layout (sysfs and
-// mountinfo, a few milliseconds on a machine with many block devices)
-// beside the record of a job just accepted (a write and two fsyncs): the
-// job plans from it instead of reading the layout once more after. The
-// layout is read after the request arrived, so it holds every change the
-// caller made before asking.
+// mountinfo, a few milliseconds on a machine with many block devices),
+// read from the moment a job is accepted: beside its record when its
+// caller does not wait (a write and two fsyncs), beside the worker's
+// start otherwise. The job plans from it instead of reading the layout
+// once more after. The layout is read after the request arrived, so it
+// holds every change the caller made before asking.
 type prejoin struct {
 	done   chan struct{}
 	from   *job.Inventory // the view's inventory it joined

@@ -5,11 +5,8 @@ import (
 	"fmt"
 	"sync"
 	"testing"
-	"time"
 
-	"github.com/ecssnap/ecssnap/pkg/cloud"
 	"github.com/ecssnap/ecssnap/pkg/ecsemu/ecsemutest"
-	"github.com/ecssnap/ecssnap/pkg/imds"
 	"github.com/ecssnap/ecssnap/pkg/job"
 	"github.com/ecssnap/ecssnap/pkg/localapi"
 	"github.com/ecssnap/ecssnap/pkg/plan"
@@ -57,16 +54,9 @@ func TestPrejoinedLayout(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer st.Close()
-	creds := cloud.NewStaticCredentials(env.AccessKeyID, env.AccessKeySecret)
-	md := imds.New(imds.Config{Endpoint: env.IMDSURL})
 	layout := &layoutReads{}
-	jobs := NewJobs(JobsOptions{Store: st, ResumeInterrupted: true, Engine: func(emit func(job.Event)) *job.Engine {
-		return &job.Engine{Metadata: md, Emit: emit, PollMin: 20 * time.Millisecond, PollMax: 50 * time.Millisecond,
-			Local: job.Local{Discover: layout.discover},
-			NewCloud: func(region string) (job.Cloud, error) {
-				return cloud.New(cloud.Config{Region: region, Endpoint: env.APIURL, Credentials: creds})
-			}}
-	}})
+	jobs := NewJobs(JobsOptions{Store: st, ResumeInterrupted: true,
+		Engine: emulatorEngine(env, func(e *job.Engine) { e.Local = job.Local{Discover: layout.discover} })})
 	jobs.warm = true
 	if _, err := jobs.newEngine(nil).RefreshInventory(context.Background()); err != nil {
 		t.Fatal(err)

@@ -154,11 +154,11 @@ func done(res *job.Result) string {
 	if res.Waited {
 		state = "completed"
 	}
-	noun := "snapshots"
-	if n := res.CreatedCount(); n == 1 {
+	n, noun := res.CreatedCount(), "snapshots"
+	if n == 1 {
 		noun = "snapshot"
 	}
-	return fmt.Sprintf("job %s, %d %s %s", res.JobID, res.CreatedCount(), noun, state)
+	return fmt.Sprintf("job %s, %d %s %s", res.JobID, n, noun, state)
 }
 
 // failureText is what failed, in one line, or "" for success.

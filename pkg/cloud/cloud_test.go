@@ -16,7 +16,7 @@ import (
 func TestMain(m *testing.M) {
 	// The default chain must never try the real metadata address from a
 	// test, except in the child that proxies it to the emulator.
-	if os.Getenv(ramRoleChild) != "1" {
+	if os.Getenv(childTest) != "TestRAMRoleRotationChild" {
 		os.Setenv("ALIBABA_CLOUD_ECS_METADATA_DISABLED", "true")
 	}
 	os.Exit(m.Run())

@@ -5,7 +5,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
-	"os/exec"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -15,31 +14,15 @@ import (
 	"github.com/ecssnap/ecssnap/pkg/ecsemu/ecsemutest"
 )
 
-const ramRoleChild = "ECSSNAP_TEST_RAMROLE_CHILD"
-
 // TestRAMRoleRotation runs in a child process because Go reads HTTP_PROXY
 // once per process: credentials-go reaches the hard-coded metadata address
 // through HTTP_PROXY, which points at the emulator's metadata listener.
 func TestRAMRoleRotation(t *testing.T) {
-	if os.Getenv(ramRoleChild) == "1" {
-		t.Skip("parent-only test")
-	}
-	exe, err := os.Executable()
-	if err != nil {
-		t.Fatal(err)
-	}
-	cmd := exec.Command(exe, "-test.run=^TestRAMRoleRotationChild$", "-test.v", "-test.count=1")
-	cmd.Env = append(os.Environ(), ramRoleChild+"=1")
-	out, err := cmd.CombinedOutput()
-	if err != nil || !strings.Contains(string(out), "--- PASS: TestRAMRoleRotationChild") {
-		t.Fatalf("child: %v\n%s", err, out)
-	}
+	runChild(t, "TestRAMRoleRotationChild")
 }
 
 func TestRAMRoleRotationChild(t *testing.T) {
-	if os.Getenv(ramRoleChild) != "1" {
-		t.Skip("runs only as TestRAMRoleRotation's child")
-	}
+	onlyInChild(t)
 	env := ecsemutest.Start(t) // the default scenario has a RAM role
 	for _, k := range []string{"ALIBABA_CLOUD_ACCESS_KEY_ID", "ALIBABA_CLOUD_ACCESS_KEY_SECRET", "ALIBABA_CLOUD_SECURITY_TOKEN",
 		"ALIBABA_CLOUD_ECS_METADATA_DISABLED", "ALIBABA_CLOUD_CREDENTIALS_URI", "NO_PROXY", "no_proxy"} {
@@ -81,8 +64,6 @@ func lastKey(e *ecsemu.Emulator) string {
 	return calls[len(calls)-1].Params["AccessKeyId"]
 }
 
-const redirectChild = "ECSSNAP_TEST_REDIRECT_CHILD"
-
 // With the metadata service configured elsewhere than its production
 // address, the default chain's RAM-role step asks there: credentials-go has
 // 100.100.100.200 built in, and an agent pointed at an emulator must never
@@ -90,34 +71,20 @@ const redirectChild = "ECSSNAP_TEST_REDIRECT_CHILD"
 // for the built-in address (Go reads HTTP_PROXY once per process, hence the
 // child).
 func TestRAMRoleAsksTheConfiguredMetadataService(t *testing.T) {
-	if os.Getenv(redirectChild) == "1" {
-		t.Skip("parent-only test")
-	}
 	var trapped atomic.Int32
 	trap := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		trapped.Add(1)
 		http.Error(w, "trap: this request was meant for "+r.Host, http.StatusBadGateway)
 	}))
 	defer trap.Close()
-	exe, err := os.Executable()
-	if err != nil {
-		t.Fatal(err)
-	}
-	cmd := exec.Command(exe, "-test.run=^TestRAMRoleAsksTheConfiguredMetadataServiceChild$", "-test.v", "-test.count=1")
-	cmd.Env = append(os.Environ(), redirectChild+"=1", "HTTP_PROXY="+trap.URL, "http_proxy="+trap.URL)
-	out, err := cmd.CombinedOutput()
-	if err != nil || !strings.Contains(string(out), "--- PASS: TestRAMRoleAsksTheConfiguredMetadataServiceChild") {
-		t.Fatalf("child: %v\n%s", err, out)
-	}
+	runChild(t, "TestRAMRoleAsksTheConfiguredMetadataServiceChild", "HTTP_PROXY="+trap.URL, "http_proxy="+trap.URL)
 	if n := trapped.Load(); n > 0 {
 		t.Fatalf("%d requests went for the built-in metadata address", n)
 	}
 }
 
 func TestRAMRoleAsksTheConfiguredMetadataServiceChild(t *testing.T) {
-	if os.Getenv(redirectChild) != "1" {
-		t.Skip("runs only as TestRAMRoleAsksTheConfiguredMetadataService's child")
-	}
+	onlyInChild(t)
 	env := ecsemutest.Start(t) // the default scenario has a RAM role
 	for _, k := range []string{"ALIBABA_CLOUD_ACCESS_KEY_ID", "ALIBABA_CLOUD_ACCESS_KEY_SECRET", "ALIBABA_CLOUD_SECURITY_TOKEN",
 		"ALIBABA_CLOUD_ECS_METADATA_DISABLED", "ALIBABA_CLOUD_CREDENTIALS_URI"} {

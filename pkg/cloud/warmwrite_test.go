@@ -3,9 +3,6 @@ package cloud_test
 import (
 	"context"
 	"net/http/httptrace"
-	"os"
-	"os/exec"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -16,39 +13,19 @@ import (
 	"github.com/ecssnap/ecssnap/pkg/ecsemu/ecsemutest"
 )
 
-const warmChild = "ECSSNAP_TEST_WARM_CHILD"
-
 // TestWarmStartsOnceTheFirstRequestIsWritten: the decoders' warm-up (a
 // few milliseconds of CPU) waits for the process's first request to be on
 // the wire, and is under way before its answer comes. It runs in a child
 // process: the warm-up is once per process.
 func TestWarmStartsOnceTheFirstRequestIsWritten(t *testing.T) {
-	if os.Getenv(warmChild) == "1" {
-		t.Skip("parent-only test")
-	}
-	exe, err := os.Executable()
-	if err != nil {
-		t.Fatal(err)
-	}
-	cmd := exec.Command(exe, "-test.run=^TestWarmStartsOnceTheFirstRequestIsWrittenChild$", "-test.v", "-test.count=1")
-	cmd.Env = append(os.Environ(), warmChild+"=1")
-	out, err := cmd.CombinedOutput()
-	if err != nil || !strings.Contains(string(out), "--- PASS: TestWarmStartsOnceTheFirstRequestIsWrittenChild") {
-		t.Fatalf("child: %v\n%s", err, out)
-	}
+	runChild(t, "TestWarmStartsOnceTheFirstRequestIsWrittenChild")
 }
 
 func TestWarmStartsOnceTheFirstRequestIsWrittenChild(t *testing.T) {
-	if os.Getenv(warmChild) != "1" {
-		t.Skip("runs only as TestWarmStartsOnceTheFirstRequestIsWritten's child")
-	}
+	onlyInChild(t)
 	const latency = 2 * time.Second
 	env := ecsemutest.Start(t, ecsemutest.WithFaults(ecsemu.Faults{Latency: latency}))
-	cl, err := cloud.New(cloud.Config{Region: env.RegionID, Endpoint: env.APIURL,
-		Credentials: cloud.NewStaticCredentials(env.AccessKeyID, env.AccessKeySecret)})
-	if err != nil {
-		t.Fatal(err)
-	}
+	cl := staticClient(t, env)
 	if cloud.WarmStarted() {
 		t.Fatal("the warm-up started before any request")
 	}
@@ -79,31 +56,13 @@ func TestWarmStartsOnceTheFirstRequestIsWrittenChild(t *testing.T) {
 // shared by every request was rewritten by each composition (a data race,
 // and one caller's hook fired for another's request).
 func TestCallersTracesStayTheirOwn(t *testing.T) {
-	if os.Getenv(warmChild) == "1" {
-		t.Skip("parent-only test")
-	}
-	exe, err := os.Executable()
-	if err != nil {
-		t.Fatal(err)
-	}
-	cmd := exec.Command(exe, "-test.run=^TestCallersTracesStayTheirOwnChild$", "-test.v", "-test.count=1")
-	cmd.Env = append(os.Environ(), warmChild+"=1")
-	out, err := cmd.CombinedOutput()
-	if err != nil || !strings.Contains(string(out), "--- PASS: TestCallersTracesStayTheirOwnChild") {
-		t.Fatalf("child: %v\n%s", err, out)
-	}
+	runChild(t, "TestCallersTracesStayTheirOwnChild")
 }
 
 func TestCallersTracesStayTheirOwnChild(t *testing.T) {
-	if os.Getenv(warmChild) != "1" {
-		t.Skip("runs only as TestCallersTracesStayTheirOwn's child")
-	}
+	onlyInChild(t)
 	env := ecsemutest.Start(t, ecsemutest.WithFaults(ecsemu.Faults{Latency: 100 * time.Millisecond}))
-	cl, err := cloud.New(cloud.Config{Region: env.RegionID, Endpoint: env.APIURL,
-		Credentials: cloud.NewStaticCredentials(env.AccessKeyID, env.AccessKeySecret)})
-	if err != nil {
-		t.Fatal(err)
-	}
+	cl := staticClient(t, env)
 	const callers = 4
 	var written [callers]atomic.Int32
 	var wg sync.WaitGroup

@@ -71,7 +71,8 @@ type Client struct {
 
 	identityMu   sync.Mutex
 	identity     *Identity
-	identityCall *identityCall // a read in flight
+	identityCall *identityCall          // a read in flight
+	bootID       func() (string, error) // cfg.BootID, read once
 }
 
 // New returns a client for cfg.
@@ -115,9 +116,10 @@ func New(cfg Config) *Client {
 		}
 	}
 	return &Client{
-		cfg:  cfg,
-		base: strings.TrimRight(cfg.Endpoint, "/"),
-		http: &http.Client{Transport: tr, Timeout: cfg.RequestTimeout},
+		cfg:    cfg,
+		base:   strings.TrimRight(cfg.Endpoint, "/"),
+		http:   &http.Client{Transport: tr, Timeout: cfg.RequestTimeout},
+		bootID: sync.OnceValues(cfg.BootID),
 	}
 }
 

@@ -7,8 +7,9 @@ import (
 	"io"
 	"io/fs"
 	"os"
-	"path/filepath"
 	"strings"
+
+	"github.com/ecssnap/ecssnap/pkg/replacefile"
 )
 
 // bootIDFile names this boot of the kernel; it changes at every boot.
@@ -34,7 +35,7 @@ func (c *Client) kept() (Identity, bool) {
 	if c.cfg.IdentityFile == "" {
 		return Identity{}, false
 	}
-	boot, err := c.cfg.BootID()
+	boot, err := c.bootID()
 	if err != nil {
 		c.cfg.Logger.Debug("no boot ID to check the kept identity against", "error", err)
 		return Identity{}, false
@@ -59,12 +60,12 @@ func (c *Client) keep(id Identity) {
 	if c.cfg.IdentityFile == "" {
 		return
 	}
-	boot, err := c.cfg.BootID()
+	boot, err := c.bootID()
 	if err == nil {
 		var data []byte
 		data, err = json.Marshal(identityFile{BootID: boot, Endpoint: c.base, Identity: id})
 		if err == nil {
-			err = replaceFile(c.cfg.IdentityFile, data)
+			err = replacefile.Bytes(c.cfg.IdentityFile, 0o600, data)
 		}
 	}
 	if err != nil {
@@ -100,24 +101,4 @@ func readLimited(path string, limit int) ([]byte, error) {
 		return nil, fmt.Errorf("%s: longer than %d bytes", path, limit)
 	}
 	return data, nil
-}
-
-// replaceFile puts data at path through a temporary file and a rename, so
-// that a reader sees the old content or the new, never a part.
-func replaceFile(path string, data []byte) error {
-	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+"-*")
-	if err != nil {
-		return err
-	}
-	_, err = tmp.Write(data)
-	if cerr := tmp.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(tmp.Name(), path)
-	}
-	if err != nil {
-		os.Remove(tmp.Name())
-	}
-	return err
 }

@@ -71,11 +71,7 @@ func BenchmarkFreezeWindow(b *testing.B) {
 	for _, n := range []int{1, 4, 16} {
 		b.Run(fmt.Sprintf("sequential/N=%d", n), func(b *testing.B) {
 			env := freezeBenchEmulator(b, maxN, "cloud_essd")
-			c, err := cloud.New(cloud.Config{Region: env.RegionID, Endpoint: env.APIURL,
-				Credentials: cloud.NewStaticCredentials(env.AccessKeyID, env.AccessKeySecret)})
-			if err != nil {
-				b.Fatal(err)
-			}
+			c := emuClient(b, env)
 			var targets []freeze.Target
 			for _, fs := range filesystems[:n] {
 				targets = append(targets, freeze.Target{MountPoint: fs.MountPoint, FSType: fs.Type, Dev: fs.Dev, Source: fs.Devices[0]})

@@ -25,20 +25,35 @@ const (
 // Every snapshot takes take.
 func busyEnv(t *testing.T, take time.Duration) (*ecsemutest.Env, string) {
 	t.Helper()
+	env := oneDiskEnv(t, busyDisk, "cloud_efficiency", take)
+	return env, startSnapshots(t, env, busyDisk, 1)[0]
+}
+
+// oneDiskEnv is an instance with one data disk of category, whose every
+// snapshot takes take.
+func oneDiskEnv(t *testing.T, disk, category string, take time.Duration) *ecsemutest.Env {
+	t.Helper()
 	sc := ecsemu.DefaultScenario()
 	sc.Speed = ecsemu.Speed{MiBPerSecond: 1 << 30, Minimum: ecsemu.Duration(take)}
-	sc.Disks = []ecsemu.Disk{{ID: busyDisk, Serial: "-", Category: "cloud_efficiency", Type: "data", SizeGiB: 20}}
-	env := ecsemutest.Start(t, ecsemutest.WithScenario(sc))
-	c, err := cloud.New(cloud.Config{Region: env.RegionID, Endpoint: env.APIURL,
-		Credentials: cloud.NewStaticCredentials(env.AccessKeyID, env.AccessKeySecret)})
-	if err != nil {
-		t.Fatal(err)
+	sc.Disks = []ecsemu.Disk{{ID: disk, Serial: "-", Category: category, Type: "data", SizeGiB: 20}}
+	return ecsemutest.Start(t, ecsemutest.WithScenario(sc))
+}
+
+// startSnapshots starts n snapshots of disk, as someone else would, and
+// returns their IDs.
+func startSnapshots(t *testing.T, env *ecsemutest.Env, disk string, n int) []string {
+	t.Helper()
+	c := emuClient(t, env)
+	ids := make([]string, n)
+	for i := range ids {
+		id, err := c.CreateSnapshot(context.Background(), cloud.CreateSnapshotInput{DiskID: disk, Name: "someone-else",
+			ClientToken: fmt.Sprintf("other-%s-%d", t.Name(), i)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids[i] = id
 	}
-	id, err := c.CreateSnapshot(context.Background(), cloud.CreateSnapshotInput{DiskID: busyDisk, Name: "someone-else", ClientToken: "other-" + t.Name()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return env, id
+	return ids
 }
 
 // A snapshot still running on a one-at-a-time disk refuses the job before
@@ -151,25 +166,8 @@ func TestBusyDiskWaitSharesTimeout(t *testing.T) {
 // furthest along; --wait waits for it as for a one-at-a-time disk's).
 func TestESSDDiskAtItsConcurrentLimit(t *testing.T) {
 	const disk = "d-bp1busyessd00000001"
-	sc := ecsemu.DefaultScenario()
-	sc.Speed = ecsemu.Speed{MiBPerSecond: 1 << 30, Minimum: ecsemu.Duration(time.Minute)}
-	sc.Disks = []ecsemu.Disk{{ID: disk, Serial: "-", Category: "cloud_essd", Type: "data", SizeGiB: 20}}
-	env := ecsemutest.Start(t, ecsemutest.WithScenario(sc))
-	c, err := cloud.New(cloud.Config{Region: env.RegionID, Endpoint: env.APIURL,
-		Credentials: cloud.NewStaticCredentials(env.AccessKeyID, env.AccessKeySecret)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	take := func(n int) {
-		t.Helper()
-		for i := range n {
-			if _, err := c.CreateSnapshot(context.Background(), cloud.CreateSnapshotInput{DiskID: disk, Name: "someone-else",
-				ClientToken: fmt.Sprintf("other-%d-%d", n, i)}); err != nil {
-				t.Fatal(err)
-			}
-		}
-	}
-	take(9)
+	env := oneDiskEnv(t, disk, "cloud_essd", time.Minute)
+	startSnapshots(t, env, disk, 9)
 	eng, _ := newEngine(t, env, cloud.RetryPolicy{})
 	if _, err := eng.Run(context.Background(), job.Request{Disks: plan.Selection{Kind: "all"}}); err != nil {
 		t.Fatalf("with 9 snapshots of the disk under way the job must run: %v", err)

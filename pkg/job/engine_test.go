@@ -42,6 +42,18 @@ func newEngine(t testing.TB, env *ecsemutest.Env, retry cloud.RetryPolicy) (*job
 	}, ev
 }
 
+// emuClient is a cloud client of env's API with its access key, for a
+// test's own calls beside the engine's.
+func emuClient(t testing.TB, env *ecsemutest.Env) *cloud.Client {
+	t.Helper()
+	c, err := cloud.New(cloud.Config{Region: env.RegionID, Endpoint: env.APIURL,
+		Credentials: cloud.NewStaticCredentials(env.AccessKeyID, env.AccessKeySecret)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
 type events struct {
 	mu  sync.Mutex
 	all []job.Event

@@ -321,11 +321,7 @@ func TestWindowEndsEarly(t *testing.T) {
 // snapshotTags reads a snapshot's tags as the cloud has them now.
 func snapshotTags(t *testing.T, env *ecsemutest.Env, id string) map[string]string {
 	t.Helper()
-	c, err := cloud.New(cloud.Config{Region: env.RegionID, Endpoint: env.APIURL,
-		Credentials: cloud.NewStaticCredentials(env.AccessKeyID, env.AccessKeySecret)})
-	if err != nil {
-		t.Fatal(err)
-	}
+	c := emuClient(t, env)
 	snaps, err := c.DescribeSnapshots(context.Background(), []string{id})
 	if err != nil || len(snaps) != 1 {
 		t.Fatalf("describe %s: %v", id, err)

@@ -12,6 +12,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/ecssnap/ecssnap/pkg/replacefile"
 )
 
 // The index (jobs.index beside jobs/) spares Open reading every record: a
@@ -159,19 +161,7 @@ func (s *Store) writeIndex() {
 	for _, id := range ids {
 		b.WriteString(indexLine(id, s.index[id]))
 	}
-	tmp, err := os.CreateTemp(s.dir, "."+indexName+"-*")
-	if err == nil {
-		_, err = tmp.WriteString(b.String())
-		if cerr := tmp.Close(); err == nil {
-			err = cerr
-		}
-		if err == nil {
-			err = os.Rename(tmp.Name(), filepath.Join(s.dir, indexName))
-		}
-		if err != nil {
-			os.Remove(tmp.Name())
-		}
-	}
+	err := replacefile.Bytes(filepath.Join(s.dir, indexName), 0o600, []byte(b.String()))
 	if err != nil {
 		s.log.Warn("could not write the job index; the next start reads every record", "err", err)
 	}
